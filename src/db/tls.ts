@@ -21,6 +21,7 @@ import { readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
+import type { TlsFile } from '../model/connectionOptions.js';
 import { SteepError } from '../model/errors.js';
 import type { ConnectionSpec } from '../model/topology.js';
 import { SSL_MODES } from './connectionParams.js';
@@ -31,13 +32,7 @@ export type SslMode = (typeof SSL_MODES)[number];
 export type TlsAttempt = false | tls.ConnectionOptions;
 
 /** The TLS settings in force for a connection: the node's fields, else the PG* variables, else libpq's defaults. */
-export interface TlsSettings {
-  sslmode: SslMode;
-  sslrootcert: string;
-  sslcert: string;
-  sslkey: string;
-  sslcrl: string;
-}
+export type TlsSettings = { sslmode: SslMode } & Record<TlsFile, string>;
 
 export function tlsSettings(spec: ConnectionSpec, env: NodeJS.ProcessEnv = process.env): TlsSettings {
   const dir = path.join(env.HOME || os.homedir(), '.postgresql');

@@ -5,9 +5,11 @@ import type { ConnectionSpec } from './topology.js';
  * `ConnectionSpec` give it: its libpq name (a URL's path or query parameter) and what it is
  * (`address` where the server is and who connects, `secret`, `tls` the mode, `tlsFile` a path taken
  * as written). `db/connectionParams.ts` knows a URL's parameters from it, `config/nodes.ts` a
- * node's and a standby's fields, `db/tls.ts` applies the TLS rows. A field of `ConnectionSpec`
- * without a row does not compile; `test/unit/model/connectionOptions.test.ts` fails until the
- * schema's node and standby mappings and a URL's parameters accept exactly these.
+ * node's and a standby's fields, `model/conninfo.ts` what a subscription's connection string
+ * carries, `db/tls.ts` applies the TLS rows (its `TlsSettings` does not compile without a TLS
+ * row's). A field of `ConnectionSpec` without a row does not compile;
+ * `test/unit/model/connectionOptions.test.ts` fails until the schema's node and standby mappings,
+ * a URL's parameters and a subscription's connection string take exactly these.
  *
  * What libpq would act on and steep cannot is refused, not listed here (`UNSUPPORTED_PARAMS`,
  * db/connectionParams.ts); any other URL parameter is ignored with a warning.

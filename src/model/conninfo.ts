@@ -1,3 +1,4 @@
+import { CONNECTION_OPTION, TLS_OPTIONS } from './connectionOptions.js';
 import { compareText } from './order.js';
 import type { ConnectionSpec, NodeSpec } from './topology.js';
 
@@ -28,12 +29,8 @@ export function buildConninfo(
     ['user', spec.user],
     ['password', opts.passfile ? undefined : spec.password && (opts.maskPassword ? MASK : spec.password)],
     ['passfile', opts.passfile],
-    ['sslmode', spec.sslmode],
-    // paths on the subscriber's server, whose libpq reads them: passed through as written
-    ['sslrootcert', spec.sslrootcert],
-    ['sslcert', spec.sslcert],
-    ['sslkey', spec.sslkey],
-    ['sslcrl', spec.sslcrl],
+    // the TLS mode, and paths on the subscriber's server, whose libpq reads them: as written
+    ...TLS_OPTIONS.map((o): [string, string | undefined] => [CONNECTION_OPTION[o].libpq, spec[o]]),
     ['target_session_attrs', multi ? 'read-write' : undefined],
   ];
   return formatConninfo(parts.filter((p): p is [string, string] => p[1] !== undefined && p[1] !== ''));

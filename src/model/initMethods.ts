@@ -1,8 +1,9 @@
 /**
  * The init methods, one row each: what a method means, as traits the rest of steep asks instead
  * of comparing method names. `InitMethod` is this table's keys, so a new method without a row
- * does not compile; `test/unit/model/initMethods.test.ts` fails until `init.method`'s enum in
- * schemas/steep.schema.json (and a link's, for `link: true`) and docs/init.md name it.
+ * does not compile, nor a row without the init step that follows its create (`AFTER_CREATE`,
+ * planner/init/init.ts); `test/unit/model/initMethods.test.ts` fails until `init.method`'s enum
+ * in schemas/steep.schema.json (and a link's, for `link: true`) and docs/init.md name it.
  *
  * Code about one method's own behaviour compares its name, on purpose: the init step of each
  * method (`planner/init/init.ts`: `ownCopyPending`, `twoPhasePending`, `initNeverRecorded`) and

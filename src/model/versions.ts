@@ -5,7 +5,8 @@ import type { SubscriptionOptionName } from './topology.js';
  * each subscription option and each feature steep uses. config checks declared versions against
  * it, the planner its defaults and gates, the catalog its version-aware SQL. Adding an option:
  * its field in `SubscriptionOptions` (model/topology.ts), then the compiler asks for its line in
- * SUBSCRIPTION_OPTION and its default in planner/defaults.ts; config reads it from the line, and
+ * SUBSCRIPTION_OPTION, its default in planner/defaults.ts and its catalog column
+ * (catalog/queries/subscriptions.ts); config reads it from the line, and
  * test/unit/model/subscriptionOptions.test.ts asks for it in the schema.
  */
 
@@ -24,28 +25,31 @@ export function majorVersion(serverVersion: number): string {
 }
 
 /**
- * Every subscription option: its SQL name, the first subscriber version that has it, and the
- * value steep.yaml gives it (`boolean`; `onOff`, a word where YAML's true/false read as on/off;
- * `word`), in the order steep writes them (PostgreSQL's documentation order). config reads the
- * file's options from it; `test/unit/model/subscriptionOptions.test.ts` fails until the schema's
- * `options` (with its `x-postgres` gate) has a row's option.
+ * Every subscription option: its SQL name, the first subscriber version that has it, the value
+ * steep.yaml gives it (`boolean`; `onOff`, a word where YAML's true/false read as on/off;
+ * `word`), and how ALTER SUBSCRIPTION changes it (`inPlace`, or only while the subscription is
+ * `disabled`: the options of its slot), in the order steep writes them (PostgreSQL's
+ * documentation order). config reads the file's options from it, the planner its statements;
+ * `test/unit/model/subscriptionOptions.test.ts` fails until the schema's `options` (with its
+ * `x-postgres` gate) has a row's option.
  */
 export const SUBSCRIPTION_OPTION: Readonly<Record<SubscriptionOptionName, SubscriptionOptionRow>> = {
-  binary: { sql: 'binary', since: PG14, value: 'boolean' },
-  streaming: { sql: 'streaming', since: PG14, value: 'onOff' },
-  synchronousCommit: { sql: 'synchronous_commit', since: PG14, value: 'onOff' },
-  twoPhase: { sql: 'two_phase', since: PG15, value: 'boolean' },
-  disableOnError: { sql: 'disable_on_error', since: PG15, value: 'boolean' },
-  origin: { sql: 'origin', since: PG16, value: 'word' },
-  failover: { sql: 'failover', since: PG17, value: 'boolean' },
-  passwordRequired: { sql: 'password_required', since: PG16, value: 'boolean' },
-  runAsOwner: { sql: 'run_as_owner', since: PG16, value: 'boolean' },
+  binary: { sql: 'binary', since: PG14, value: 'boolean', alter: 'inPlace' },
+  streaming: { sql: 'streaming', since: PG14, value: 'onOff', alter: 'inPlace' },
+  synchronousCommit: { sql: 'synchronous_commit', since: PG14, value: 'onOff', alter: 'inPlace' },
+  twoPhase: { sql: 'two_phase', since: PG15, value: 'boolean', alter: 'disabled' },
+  disableOnError: { sql: 'disable_on_error', since: PG15, value: 'boolean', alter: 'inPlace' },
+  origin: { sql: 'origin', since: PG16, value: 'word', alter: 'inPlace' },
+  failover: { sql: 'failover', since: PG17, value: 'boolean', alter: 'disabled' },
+  passwordRequired: { sql: 'password_required', since: PG16, value: 'boolean', alter: 'inPlace' },
+  runAsOwner: { sql: 'run_as_owner', since: PG16, value: 'boolean', alter: 'inPlace' },
 };
 
 export interface SubscriptionOptionRow {
   sql: string;
   since: number;
   value: 'boolean' | 'onOff' | 'word';
+  alter: 'inPlace' | 'disabled';
 }
 
 /** Subscription options in the order steep writes them. */
@@ -56,7 +60,7 @@ export function supportsOption(option: SubscriptionOptionName, serverVersion: nu
 }
 
 /** Options that can only change while the subscription is disabled (disable → alter → enable). */
-export const SLOT_OPTIONS: readonly SubscriptionOptionName[] = ['twoPhase', 'failover'];
+export const SLOT_OPTIONS = SUBSCRIPTION_OPTIONS.filter((o) => SUBSCRIPTION_OPTION[o].alter === 'disabled');
 
 /** `streaming = parallel` needs 16. */
 export const STREAMING_PARALLEL_MIN_VERSION = PG16;

@@ -1,7 +1,7 @@
 import { formatBytes } from '../../model/bytes.js';
 import type { ObservedNode, ObservedSubscription } from '../../model/cluster.js';
 import { comparisonText, FULL_BELOW_DEFAULT } from '../../model/initEvidence.js';
-import { restoredByUser } from '../../model/initMethods.js';
+import { type InitMethod, restoredByUser } from '../../model/initMethods.js';
 import type { InitState } from '../../model/initState.js';
 import type { Statement } from '../../model/plan.js';
 import { displayTable } from '../../model/sql.js';
@@ -137,6 +137,31 @@ function copySize(ctx: PlanContext, tables: readonly TableName[], from: string):
   return `about ${formatBytes(bytes)} on ${from}, plus ${unknown} never analysed there, of unknown size`;
 }
 
+/** What plans the init step after a create of `d`, given the create's step key. */
+type AfterCreate = (
+  ctx: PlanContext,
+  d: SubscriptionSpec,
+  node: ObservedNode,
+  after: string,
+  manual: ManualReadiness | null,
+) => void;
+
+/**
+ * The init step after a create, per method (model/initMethods.ts): a new method's row does not
+ * compile until it says what follows its create here.
+ */
+const AFTER_CREATE: Record<InitMethod, AfterCreate> = {
+  snapshot: snapshotInitStep,
+  manual: restoredInitStep,
+  physical: restoredInitStep,
+  // `steep snapshot apply` loads its files, starts its origin and enables it (copy/twoPhase.ts)
+  'two-phase': () => {},
+  // a merge unit's locked pass starts it (planner/init/mergeInit.ts)
+  merge: () => {},
+  // nobody copies: it streams from its create
+  none: () => {},
+};
+
 /** The init step after a create (or replace) of `d` in this plan. */
 export function planInitAfterCreate(
   ctx: PlanContext,
@@ -144,52 +169,64 @@ export function planInitAfterCreate(
   node: ObservedNode,
   manual: ManualReadiness | null,
 ): void {
-  const after = stepKey('subscription', node.name, d.name);
-  if (d.init.method === 'snapshot') {
-    const path = copyPath(ctx.desired, ctx.observed, d);
-    // created disabled (copy_data = true): PostgreSQL copies nothing until it is enabled, and
-    // the plan that enables it follows the copy (initNeverRecorded)
-    if (!path.own && !d.enabled) return;
-    // steep's engine copies the declared tables; PostgreSQL's table syncs what the subscription receives
-    const tables = path.own ? copiedTables(ctx.desired, ctx.observed, d) : copiedRelations(ctx, d);
-    const count = `${tables.length} table${tables.length === 1 ? '' : 's'} (${copySize(ctx, tables, d.from)})`;
-    addInitStep(ctx, d, node, {
-      after,
-      ...(path.own ? ownCopyStatements(ctx, d, node, { creating: true }) : {}),
-      reasonText: path.own
-        ? `steep copies ${count} at an exported snapshot of a new slot ${d.slot} on ${d.from}, ${path.why}; ` +
-          `the subscription then starts at the slot's consistent point, and apply follows it until it is synchronized; ` +
-          `a table split into key ranges or of at least ${formatBytes(DEFER_INDEXES_FROM)}, empty on ${d.node}, has its indexes built after its copy` +
-          loadNote(node, 'it')
-        : `PostgreSQL copies ${count} into the new subscription; apply follows the copy and the catch-up until it is synchronized (${path.why})`,
-      changes: [
-        { path: 'init.method', before: null, after: 'snapshot' },
-        { path: 'init.copy', before: null, after: path.own ? 'steep' : 'postgresql' },
-        ...(path.own ? [{ path: 'init.parallel', before: null, after: d.init.parallel }] : []),
-        ...(path.split.length > 0 ? [{ path: 'init.split', before: null, after: path.split }] : []),
-        { path: 'init.copies', before: null, after: tables.map(displayTable) },
-        // a create starts over, whatever an earlier subscription of that name left recorded
-        { path: 'init.state', before: 'uninitialized', after: 'synchronized' },
-      ],
-    });
-  } else if (restoredByUser(d.init.method) && manual?.ok && manual.lsn) {
-    addInitStep(ctx, d, node, {
-      after,
-      statements: manualStatements(d, manual.lsn),
-      reasonText:
-        `the restored data on ${d.node} is consistent at ${manual.lsn}${manual.why ? ` (${manual.why})` : ''}: the subscription's origin starts there, ` +
-        `${d.enabled ? 'it is enabled, and apply follows its catch-up until it is synchronized' : 'and it stays disabled as steep.yaml declares'}`,
-      changes: [
-        { path: 'init.method', before: null, after: d.init.method },
-        { path: 'init.lsn', before: null, after: manual.lsn },
-        {
-          path: 'init.state',
-          before: recordedState(node, d.name),
-          after: d.enabled ? 'synchronized' : 'catching_up',
-        },
-      ],
-    });
-  }
+  AFTER_CREATE[d.init.method](ctx, d, node, stepKey('subscription', node.name, d.name), manual);
+}
+
+/** PostgreSQL's copy or steep's own, followed until it is synchronized. */
+function snapshotInitStep(ctx: PlanContext, d: SubscriptionSpec, node: ObservedNode, after: string): void {
+  const path = copyPath(ctx.desired, ctx.observed, d);
+  // created disabled (copy_data = true): PostgreSQL copies nothing until it is enabled, and
+  // the plan that enables it follows the copy (initNeverRecorded)
+  if (!path.own && !d.enabled) return;
+  // steep's engine copies the declared tables; PostgreSQL's table syncs what the subscription receives
+  const tables = path.own ? copiedTables(ctx.desired, ctx.observed, d) : copiedRelations(ctx, d);
+  const count = `${tables.length} table${tables.length === 1 ? '' : 's'} (${copySize(ctx, tables, d.from)})`;
+  addInitStep(ctx, d, node, {
+    after,
+    ...(path.own ? ownCopyStatements(ctx, d, node, { creating: true }) : {}),
+    reasonText: path.own
+      ? `steep copies ${count} at an exported snapshot of a new slot ${d.slot} on ${d.from}, ${path.why}; ` +
+        `the subscription then starts at the slot's consistent point, and apply follows it until it is synchronized; ` +
+        `a table split into key ranges or of at least ${formatBytes(DEFER_INDEXES_FROM)}, empty on ${d.node}, has its indexes built after its copy` +
+        loadNote(node, 'it')
+      : `PostgreSQL copies ${count} into the new subscription; apply follows the copy and the catch-up until it is synchronized (${path.why})`,
+    changes: [
+      { path: 'init.method', before: null, after: 'snapshot' },
+      { path: 'init.copy', before: null, after: path.own ? 'steep' : 'postgresql' },
+      ...(path.own ? [{ path: 'init.parallel', before: null, after: d.init.parallel }] : []),
+      ...(path.split.length > 0 ? [{ path: 'init.split', before: null, after: path.split }] : []),
+      { path: 'init.copies', before: null, after: tables.map(displayTable) },
+      // a create starts over, whatever an earlier subscription of that name left recorded
+      { path: 'init.state', before: 'uninitialized', after: 'synchronized' },
+    ],
+  });
+}
+
+/** A restored subscriber's origin started at the restore's LSN, once that is known. */
+function restoredInitStep(
+  ctx: PlanContext,
+  d: SubscriptionSpec,
+  node: ObservedNode,
+  after: string,
+  manual: ManualReadiness | null,
+): void {
+  if (!manual?.ok || !manual.lsn) return;
+  addInitStep(ctx, d, node, {
+    after,
+    statements: manualStatements(d, manual.lsn),
+    reasonText:
+      `the restored data on ${d.node} is consistent at ${manual.lsn}${manual.why ? ` (${manual.why})` : ''}: the subscription's origin starts there, ` +
+      `${d.enabled ? 'it is enabled, and apply follows its catch-up until it is synchronized' : 'and it stays disabled as steep.yaml declares'}`,
+    changes: [
+      { path: 'init.method', before: null, after: d.init.method },
+      { path: 'init.lsn', before: null, after: manual.lsn },
+      {
+        path: 'init.state',
+        before: recordedState(node, d.name),
+        after: d.enabled ? 'synchronized' : 'catching_up',
+      },
+    ],
+  });
 }
 
 function manualStatements(d: SubscriptionSpec, lsn: string): Statement[] {

@@ -1,13 +1,21 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseConnectionUrl } from '../../../src/db/connectionParams.js';
-import { CONNECTION_OPTIONS, LIBPQ_NAMES } from '../../../src/model/connectionOptions.js';
+import {
+  CONNECTION_OPTION,
+  CONNECTION_OPTIONS,
+  LIBPQ_NAMES,
+  TLS_OPTIONS,
+} from '../../../src/model/connectionOptions.js';
+import { buildConninfo, parseConninfo } from '../../../src/model/conninfo.js';
 import { check } from '../config/support.js';
 
 /**
  * `CONNECTION_OPTION` (model/connectionOptions.ts) is the one table of the libpq options steep
  * reads: a row added there fails here until the schema's node and standby mappings, a URL's
- * parameters and config's node fields accept it, and a field they accept without a row fails too.
+ * parameters and config's node fields accept it and a subscription's connection string carries
+ * it, and a field they accept without a row fails too. db/tls.ts's settings do not compile
+ * without a TLS row's.
  */
 
 type Schema = {
@@ -68,5 +76,12 @@ describe('the connection option table', () => {
     const { topology, errors } = check(file);
     expect(errors).toEqual([]);
     expect(topology?.nodes.east?.connection).toEqual(SAMPLE);
+  });
+
+  it("is what a subscription's connection string carries, each option by its libpq name", () => {
+    const spec = Object.fromEntries(CONNECTION_OPTIONS.map((o) => [o, SAMPLE[o]])) as never;
+    const given = parseConninfo(buildConninfo(spec));
+    expect(Object.keys(given).sort()).toEqual([...LIBPQ_NAMES].sort());
+    for (const o of TLS_OPTIONS) expect(given[CONNECTION_OPTION[o].libpq], o).toBe(SAMPLE[o]);
   });
 });
