@@ -1,6 +1,6 @@
 import type { ObservedSlot } from './cluster.js';
-import { INIT_STATES, type InitState } from './initState.js';
 import type { FailoverVerdict } from './plan.js';
+import type { StatusState } from './statusWords.js';
 import type { ErrorReading, SyncVerdict } from './syncVerdict.js';
 import type { SubscriptionDef } from './topology.js';
 import type { WindowStatus } from './verifyWindow.js';
@@ -18,25 +18,6 @@ export interface NodeStatus {
   error: string | null;
 }
 
-/**
- * A subscription's state as `status` shows it: its init state, where `synchronized` is said only
- * when model/syncVerdict.ts proves it; else `failing` (enabled, nothing applies or the workers
- * keep failing), `stopped` (disabled), `gap` (a table's stream broke: model/continuity.ts), `unknown` (its node, or a reading the verdict needs, could
- * not be read), `unverified` (otherwise synchronized, a table not found equal within its verify
- * window: model/verifyWindow.ts), or the init's own word for a table not ready (copying, catching_up).
- */
-export type StatusState = InitState | 'failing' | 'stopped' | 'unknown' | 'gap' | 'unverified';
-
-/** Every state `status` may show, in order (the Prometheus state set). */
-export const STATUS_STATES: readonly StatusState[] = [
-  ...INIT_STATES,
-  'failing',
-  'stopped',
-  'unknown',
-  'gap',
-  'unverified',
-];
-
 export interface SubscriptionStatus extends Pick<SubscriptionDef, 'name' | 'node' | 'from'> {
   /** declared in steep.yaml */
   declared: boolean;
@@ -46,6 +27,7 @@ export interface SubscriptionStatus extends Pick<SubscriptionDef, 'name' | 'node
   exists: boolean | null;
   enabled: boolean | null;
   initMethod: string | null;
+  /** its init state, where `synchronized` is said only when model/syncVerdict.ts proves it, else the rule's word (model/statusWords.ts) */
   state: StatusState;
   /**
    * is it synchronized, with the evidence (model/syncVerdict.ts); null: not created, or its

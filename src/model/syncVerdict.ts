@@ -33,6 +33,7 @@ import { gapWayOut } from './continuity.js';
 import { disabledOnError, disabledOnErrorText } from './disableOnError.js';
 import { reconnect, riseAcrossRestart } from './reconnect.js';
 import { quoteIdent } from './sql.js';
+import type { SyncVerdictWord } from './statusWords.js';
 import type { SubscriptionRef } from './topology.js';
 
 /** pg_stat_subscription_stats' counters as steep last read them on the subscriber. */
@@ -53,22 +54,6 @@ export interface ErrorReading {
 export function riseWindowMs(retryIntervalMs: number | null): number {
   return Math.max(10_000, 6 * (retryIntervalMs ?? 5_000));
 }
-
-export type SyncVerdictWord =
-  /** every condition proven */
-  | 'synchronized'
-  /** enabled, but nothing applies (no worker) or the workers keep failing (errors rose) */
-  | 'failing'
-  /** disabled: no worker runs by design or by hand */
-  | 'stopped'
-  /** a table is not ready (`r`) yet */
-  | 'not_ready'
-  /** a reading steep needed could not be taken, or does not decide */
-  | 'unknown'
-  /** a table's stream broke (model/continuity.ts): changes of the publisher's never reached it */
-  | 'gap'
-  /** otherwise synchronized, but a table was not found equal within its verify window (model/verifyWindow.ts) */
-  | 'unverified';
 
 export interface SyncVerdict {
   verdict: SyncVerdictWord;

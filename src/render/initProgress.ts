@@ -1,6 +1,6 @@
 import { adviceText } from '../model/advice.js';
 import type { DeferredIndexProgress, InitProgress } from '../model/initState.js';
-import type { StatusState } from '../model/statusReport.js';
+import type { StatusState } from '../model/statusWords.js';
 import { divergedAdvice } from './repairAdvice.js';
 import { formatBytes } from './values.js';
 

@@ -1,6 +1,7 @@
 import type { MetricsSample } from '../model/metrics.js';
 import { AFTER_FAILOVER } from '../model/plan.js';
-import { STATUS_STATES, type StatusReport } from '../model/statusReport.js';
+import type { StatusReport } from '../model/statusReport.js';
+import { STATUS_STATES } from '../model/statusWords.js';
 
 /**
  * A status (and, from `steep metrics`, drift) sample in Prometheus' text exposition format

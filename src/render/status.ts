@@ -1,4 +1,5 @@
 import type { SlotStatus, StatusCheck, StatusReport, SubscriptionStatus } from '../model/statusReport.js';
+import { STATUS_WORD } from '../model/statusWords.js';
 import { conflictsText } from '../model/verifyRecord.js';
 import { windowText } from '../model/verifyWindow.js';
 import { bold, green, red, redBold, yellow, yellowBold } from './colour.js';
@@ -9,9 +10,11 @@ import { formatBytes } from './values.js';
 
 /** `steep status` as text: nodes, subscriptions, slots (orphaned, other tools' and prepared ones called out). */
 
+/** Each tone's colour (model/statusWords.ts). */
+const TONE = { good: green, bad: red, waiting: yellow } as const;
+
 function stateColour(s: SubscriptionStatus): string {
-  const bad = ['unknown', 'failing', 'failed', 'diverged', 'gap'].includes(s.state);
-  return (s.state === 'synchronized' ? green : bad ? red : yellow)(stateText(s.state));
+  return TONE[STATUS_WORD[s.state].tone](stateText(s.state));
 }
 
 function errorsText(s: SubscriptionStatus): string {
@@ -53,9 +56,8 @@ function subscriptionLines(s: SubscriptionStatus): string[] {
   const out = [`${head}  ${parts.join(' · ')}`];
   // why it is not synchronized (the verdict's evidence), or why steep cannot tell
   if (s.state === 'unknown' && s.unknown) out.push(red(`      ${s.unknown}`));
-  if (s.verdict && ['failing', 'stopped', 'gap', 'unverified'].includes(s.state))
-    for (const reason of s.verdict.reasons)
-      out.push((s.state === 'stopped' || s.state === 'unverified' ? yellow : red)(`      ${reason}`));
+  if (s.verdict && STATUS_WORD[s.state].shows === 'reasons')
+    for (const reason of s.verdict.reasons) out.push(TONE[STATUS_WORD[s.state].tone](`      ${reason}`));
   if (s.error) out.push(red(`      ${s.error}`));
   if (s.unfinishedReinit) out.push(yellow(`      ${s.unfinishedReinit}`));
   if (s.leftFence) out.push(yellow(`      ${s.leftFence}`));

@@ -20,6 +20,7 @@ import { compareText } from '../model/order.js';
 import { foreignTopology } from '../model/ownership.js';
 import { AFTER_FAILOVER, type FailoverVerdict } from '../model/plan.js';
 import type { NodeStatus, SlotStatus, StatusReport, SubscriptionStatus } from '../model/statusReport.js';
+import { VERDICT_STATES } from '../model/statusWords.js';
 import { type SyncFacts, syncVerdict } from '../model/syncVerdict.js';
 import { qualifiedName, type Topology } from '../model/topology.js';
 import { type ConflictsSinceVerify, conflictsRose, divergedStill } from '../model/verifyRecord.js';
@@ -375,13 +376,7 @@ export async function readStatus(topology: Topology): Promise<StatusReport> {
 const REINIT_STATES: ReadonlySet<InitState> = new Set(['reinitializing', 'copying']);
 
 /** The states the verdict shows where the init state is synchronized (judge). */
-const FROM_SYNCHRONIZED: ReadonlySet<string> = new Set([
-  'failing',
-  'stopped',
-  'unknown',
-  'gap',
-  'unverified',
-]);
+const FROM_SYNCHRONIZED: ReadonlySet<string> = new Set(VERDICT_STATES);
 
 /**
  * Each subscription's part in a failover of its publisher: the last one and the next one; one

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { type LagFacts, lagVerdict } from '../../../src/model/lagVerdict.js';
+import type { SyncVerdictWord } from '../../../src/model/statusWords.js';
 import {
   missingColumns,
   nextReading,
   riseWindowMs,
   type SyncFacts,
-  type SyncVerdictWord,
   syncVerdict,
 } from '../../../src/model/syncVerdict.js';
 
