@@ -8,6 +8,7 @@ import { allowHazardFlag, approvalFlags, globalFlags, jsonFlag, lsnFlag } from '
 import { Interruption } from '../cli/interruption.js';
 import { setExitCode } from '../cli/invocation.js';
 import { printAddress } from '../model/address.js';
+import { adviceText } from '../model/advice.js';
 import { parseBytes } from '../model/bytes.js';
 import { SteepError } from '../model/errors.js';
 import { allowHazardFlags, type HeldStep, heldSteps, missingHazards } from '../model/hazardGate.js';
@@ -206,7 +207,7 @@ Ctrl-C (SIGINT), SIGTERM or SIGHUP: no new step starts, a running statement fini
     for (const c of json ? [] : (outcome.stillCopying ?? []))
       this.out(
         `PostgreSQL still copies ${count(c.tables.length, 'table')} that joined subscription ${c.subscription} on ${c.node} (${c.tables.join(', ')}): ` +
-          `follow ${c.tables.length === 1 ? 'it' : 'them'} with \`steep init status ${c.subscription} --watch\`; once ${c.tables.length === 1 ? 'it is' : 'they are'} ready, \`steep verify ${c.subscription} --tables ${c.tables.join(',')}\` compares ${c.tables.length === 1 ? 'it' : 'them'} (until then the subscription is unverified)`,
+          `follow ${c.tables.length === 1 ? 'it' : 'them'} with \`steep init status ${c.subscription} --watch\`; once ${c.tables.length === 1 ? 'it is' : 'they are'} ready, \`${adviceText('verify', c.subscription, c.tables)}\` compares ${c.tables.length === 1 ? 'it' : 'them'} (until then the subscription is unverified)`,
       );
     if (!json && !wait && plan.steps.some((s) => stepClass(s).run === 'init'))
       this.out('The inits go on in PostgreSQL: follow them with `steep init status --watch`.');

@@ -4,6 +4,7 @@ import { confirm } from '../cli/confirm.js';
 import { approvalFlags, commaList, globalFlags, jsonFlag, requiredArg } from '../cli/flags.js';
 import { Interruption } from '../cli/interruption.js';
 import { LineProgress } from '../cli/lineProgress.js';
+import { adviceText } from '../model/advice.js';
 import { progressLine } from '../render/initProgress.js';
 import { reinitRequest, reinitSubscription } from '../workflows/reinit.js';
 
@@ -65,7 +66,7 @@ Refuses tables the subscription does not carry, a subscription not yet initialis
       first: () =>
         'no further statement starts, and a running copy is left to PostgreSQL (a second Ctrl-C exits at once)',
       again: () =>
-        `exiting now; a statement still running goes on in PostgreSQL: run \`steep reinit ${args.subscription} --tables ${planned.join(',')}\` again to resume`,
+        `exiting now; a statement still running goes on in PostgreSQL: run \`${adviceText('reinitTables', args.subscription, planned)}\` again to resume`,
     }).install();
     const r = await this.stoppable(interruption, 'reinit.interrupted', flags.json ? args : null, () =>
       reinitSubscription(flags.config, args.subscription, request, {

@@ -7,6 +7,7 @@
  * `initFigures.ts` and `initFailure.ts`. Never changes replication itself: the slot and the
  * subscription stay, so a later apply resumes.
  */
+
 import type pg from 'pg';
 import {
   readFinishedCopies,
@@ -23,6 +24,7 @@ import { mask } from '../db/mask.js';
 import { ReconnectingSession } from '../db/reconnecting.js';
 import { isSessionLost } from '../db/sessionLost.js';
 import { subscriptionAddress } from '../model/address.js';
+import { adviceText } from '../model/advice.js';
 import { SteepError } from '../model/errors.js';
 import { afterTableCopied, type ErrorWatch, failedReason, failure } from '../model/initFailure.js';
 import { type InitSample, InitTracker, isCopied } from '../model/initFigures.js';
@@ -78,7 +80,7 @@ function interrupted(t: FollowTarget, p: InitProgress): SteepError {
     'init.interrupted',
     `the init of subscription ${t.subscription} goes on in PostgreSQL on ${t.subscriber.name} (${p.state}${figures}): ` +
       `follow it with \`steep init status ${t.subscription} --watch\`, which records it synchronized once it is, ` +
-      `then \`steep verify ${t.subscription}\` compares its rows (until then it is unverified)`,
+      `then \`${adviceText('verify', t.subscription)}\` compares its rows (until then it is unverified)`,
     { node: t.subscriber.name, address: subscriptionAddress(t.subscription) },
   );
 }

@@ -64,7 +64,7 @@ export function conflictsSinceText(c: ConflictsSinceVerify): string {
   const since = c.verifiedAt ? `since its last verify (${c.verifiedAt})` : 'and it was never verified';
   return (
     `${total} replication conflict${total === 1 ? '' : 's'} ${since} (${conflictsText(c.rose)}): ` +
-    `the rows they touched may differ between ${c.node} and its publisher; compare them with \`steep verify ${c.subscription}\``
+    `the rows they touched may differ between ${c.node} and its publisher; compare them with \`${adviceText('verify', c.subscription)}\``
   );
 }
 

@@ -1,3 +1,4 @@
+import { adviceText } from '../model/advice.js';
 import type { SlotStatus, StatusCheck, StatusReport, SubscriptionStatus } from '../model/statusReport.js';
 import { STATUS_WORD } from '../model/statusWords.js';
 import { conflictsText } from '../model/verifyRecord.js';
@@ -83,7 +84,7 @@ function subscriptionLines(s: SubscriptionStatus): string[] {
   if (rose && Object.keys(rose).length > 0)
     out.push(
       yellow(
-        `      conflicts since ${s.lastVerify ? 'the last verify' : 'creation, never verified'}: ${conflictsText(rose)} (check with steep verify ${s.name})`,
+        `      conflicts since ${s.lastVerify ? 'the last verify' : 'creation, never verified'}: ${conflictsText(rose)} (check with ${adviceText('verify', s.name)})`,
       ),
     );
   if (s.divergedTables.length > 0) out.push(red(`      ${divergedLine(s)}`));

@@ -12,6 +12,7 @@
  * nothing after them: it stops with what is done and what is left, and the next
  * `steep init cancel` does the rest (each later step is idempotent).
  */
+
 import type pg from 'pg';
 import { readSubscriptionInfo } from '../catalog/compareScope.js';
 import { slotExists } from '../catalog/slotHolder.js';
@@ -29,6 +30,7 @@ import { recordTransition } from '../executors/initFollow.js';
 import { dropPreparedSlot, endSteepHolder } from '../executors/preparedSlot.js';
 import { runStep, type StepContext } from '../executors/runStep.js';
 import { printAddress, subscriptionAddress } from '../model/address.js';
+import { adviceText } from '../model/advice.js';
 import type { Problem } from '../model/errors.js';
 import { SteepError } from '../model/errors.js';
 import { unrecordedState } from '../model/initLifecycle.js';
@@ -116,7 +118,7 @@ function interrupted(name: string, done: string[], left: string[]): SteepError {
   return new SteepError(
     'init.cancel_interrupted',
     `init cancel of ${name} stopped; done: ${done.join('; ') || 'nothing'}; not done: ${left.join('; ')}; ` +
-      `run \`steep init cancel ${name}\` again to finish it`,
+      `run \`${adviceText('initCancel', name)}\` again to finish it`,
     { address: subscriptionAddress(name) },
   );
 }
@@ -200,7 +202,7 @@ async function readCancelFacts(
     throw new SteepError(
       'init.cancel_refused',
       `${d.node}: role ${access.role} may not use steep's state schema ${schema} (its owner is ${access.owner}), where init cancel reads and records the init of ${d.name}; ` +
-        `run steep init cancel ${d.name} as ${access.owner} or a superuser; nothing was changed`,
+        `run ${adviceText('initCancel', d.name)} as ${access.owner} or a superuser; nothing was changed`,
       { node: d.node, address: subscriptionAddress(d.name) },
     );
   const stateTables = await hasInitTables(c, schema);

@@ -3,6 +3,7 @@ import { confirm } from '../../cli/confirm.js';
 import { approvalFlags, globalFlags, jsonFlag, requiredArg } from '../../cli/flags.js';
 import { Interruption } from '../../cli/interruption.js';
 import { setExitCode } from '../../cli/invocation.js';
+import { adviceText } from '../../model/advice.js';
 import { dropSlotSql } from '../../planner/sqlBuild.js';
 import { cancelInit } from '../../workflows/initCancel.js';
 
@@ -32,7 +33,7 @@ Ctrl-C (SIGINT), SIGTERM or SIGHUP: the drop and the truncate finish together, n
     const interruption = new Interruption((text) => this.err(text, 'warn'), {
       first: () => 'the running statement finishes, nothing starts after it (a second Ctrl-C exits at once)',
       again: () =>
-        `exiting now; a statement still running goes on in PostgreSQL: run \`steep init cancel ${args.subscription}\` again to finish` +
+        `exiting now; a statement still running goes on in PostgreSQL: run \`${adviceText('initCancel', args.subscription)}\` again to finish` +
         (truncated.length > 0
           ? `; if it finds no subscription while ${truncated.join(', ')} still hold the copy's rows, truncate them by hand`
           : ''),

@@ -3,6 +3,7 @@ import { SteepCommand } from '../../cli/baseCommand.js';
 import { globalFlags, jsonFlag, requiredArg } from '../../cli/flags.js';
 import { Interruption } from '../../cli/interruption.js';
 import { setExitCode } from '../../cli/invocation.js';
+import { adviceText } from '../../model/advice.js';
 import { type PrepareResult, prepareInit } from '../../workflows/initPrepare.js';
 
 function text(r: PrepareResult, holding: boolean): string[] {
@@ -86,7 +87,7 @@ With --hold the slot's snapshot is exported and kept open until the command is i
     const interruption = new Interruption((text) => this.err(text, 'warn'), {
       first: () =>
         'a slot still waiting for the publisher is cancelled, one already made is recorded first (a second Ctrl-C exits at once)',
-      again: `exiting now; a slot made but not recorded stays on the publisher: \`steep init cancel ${args.subscription}\` drops it`,
+      again: `exiting now; a slot made but not recorded stays on the publisher: \`${adviceText('initCancel', args.subscription)}\` drops it`,
     }).install();
     const prepared = await this.stoppable(
       interruption,

@@ -248,7 +248,7 @@ function streamsElsewhere(
   // the phantom rows are the second primary's commits, which its data directory keeps: not the only copy
   const wayOut =
     `shut ${there.address} down or make it follow ${d.from} as a standby, run steep apply (its connection then names ${d.from} alone), ` +
-    `then steep reinit ${d.name} --full copies its tables again from ${d.from}; ${there.address}'s data directory keeps what it committed`;
+    `then ${adviceText('reinitFull', d.name)} copies its tables again from ${d.from}; ${there.address}'s data directory keeps what it committed`;
   return {
     ...judged(
       'diverged',

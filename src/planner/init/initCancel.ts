@@ -107,7 +107,7 @@ export function planInitCancel(d: SubscriptionSpec, o: CancelObserved): CancelPl
       'init.streaming',
       `subscription ${d.name} on ${d.node} is ${o.previous}: there is no init to cancel; it streams from ${d.from}, and ` +
         `dropping it would lose every change made on ${d.from} until a new subscription copies again; to repair diverged ` +
-        `tables run ${adviceText('verifyRepair', d.name)} (or steep reinit ${d.name} --tables …), which keeps it streaming; ` +
+        `tables run ${adviceText('verifyRepair', d.name)} (or ${adviceText('reinitTables', d.name, ['…'])}), which keeps it streaming; ` +
         'init cancel drops a streaming subscription only with --allow-destroy',
       { node: d.node, address: subscriptionAddress(d.name) },
     );

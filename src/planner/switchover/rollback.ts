@@ -4,6 +4,7 @@
  * the way back drained and removed, without it the rows only the new primary holds counted;
  * then the old primary's sequences, its fence removed, the application pointed back.
  */
+import { adviceText } from '../../model/advice.js';
 import { quoteIdent, quoteLiteral } from '../../model/sql.js';
 import {
   inboundSubscriptionsSql,
@@ -124,8 +125,8 @@ export function rollbackCommands(
     out.push({
       node: null,
       sql: null,
-      command: `steep verify ${sub}`,
-      why: `count the rows written on ${neu} after the release: those it finds only on ${neu} stay there, as nothing carries them back; copy them to ${old} by hand (steep verify ${sub} --repair would delete them)`,
+      command: adviceText('verify', sub),
+      why: `count the rows written on ${neu} after the release: those it finds only on ${neu} stay there, as nothing carries them back; copy them to ${old} by hand (${adviceText('verifyRepair', sub)} would delete them)`,
     });
     if (opts.keepSlot)
       out.push({
