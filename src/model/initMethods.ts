@@ -13,7 +13,10 @@
  * `workflows/restorePoints.ts`); merge's strategy and unit (`config/mergeStrategy.ts`,
  * `workflows/mergeInit.ts`, `planner/schema/schemaScope.ts`); a link's `snapshot` and `none`
  * (`config/links.ts`, `planner/subscriptions/linkWayBack.ts`); the copy rates `snapshot` recorded
- * (`planner/init/copyEstimate.ts`); and messages that name the method.
+ * (`planner/init/copyEstimate.ts`); two-phase's create and its warnings
+ * (`planner/subscriptions/subscriptionCreate.ts`); and messages that name the method
+ * (`config/references.ts`, `planner/init/reinitRefusals.ts`, `planner/subscriptions/dataGaps.ts`).
+ * `test/unit/model/initMethods.test.ts` fails when another file compares a method's name.
  */
 
 /** `manual` and `physical` differ only in where the restored rows' position is read (physical: the clone's timeline). */

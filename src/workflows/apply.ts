@@ -20,6 +20,7 @@ import { formatBytes } from '../model/bytes.js';
 import type { ClusterState } from '../model/cluster.js';
 import { SteepError } from '../model/errors.js';
 import { allowHazardFlags, type HeldStep, heldSteps, missingHazards } from '../model/hazardGate.js';
+import { copiesAtCreate } from '../model/initMethods.js';
 import type { InitProgress } from '../model/initState.js';
 import type { Hazard, Plan, Step } from '../model/plan.js';
 import { ACTION_CLASS, stepClass } from '../model/stepClass.js';
@@ -263,10 +264,11 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
       stop: opts.signal,
       // a snapshot init's copy by PostgreSQL started with CREATE SUBSCRIPTION: its init step records
       // that it is copying (its follow stops at once); a manual init or steep's own copy changes the node
-      afterStop: (step, c = stepClass(step)) =>
-        c.run === 'init' &&
-        !c.ownCopy &&
-        topology.subscriptions[subscriptionNameOf(step.address) ?? '']?.init.method === 'snapshot',
+      afterStop: (
+        step,
+        c = stepClass(step),
+        d = topology.subscriptions[subscriptionNameOf(step.address) ?? ''],
+      ) => c.run === 'init' && !c.ownCopy && d !== undefined && copiesAtCreate(d.init.method),
       run: (step) => runPlannedStep(step, clients.get(step.node)!, topology, runId, inits, fillSecrets, opts),
     });
     const outcome = { ...graph, interrupted: [] as InterruptedStep[], stopped: false };

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../support/cli.js';
+import { sourceFiles } from '../support/sourceFiles.js';
 
 /**
  * The layers of docs/architecture.md are enforced by `npm run lint` (biome.json: noRestrictedImports per
@@ -115,12 +116,6 @@ const LONG_FILE = 400;
 
 /** No file under src/ is longer than this, comment or not (issue 37): past it, split by idea. */
 const MAX_FILE = 450;
-
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
-  );
-}
 
 /** The `/** … *\/` block a file opens with (its first non-blank lines), or null. */
 function openingComment(text: string): string | null {

@@ -1,7 +1,8 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ADVICE, type AdviceEntry, adviceText } from '../../../src/model/advice.js';
+import { sourceFiles } from '../../support/sourceFiles.js';
 
 /**
  * model/advice.ts is the one home of the repairs steep prints: a command of an entry is spelled
@@ -12,13 +13,7 @@ import { ADVICE, type AdviceEntry, adviceText } from '../../../src/model/advice.
 const ENTRIES = Object.keys(ADVICE) as AdviceEntry[];
 
 /** Every .ts file under src/, as [path, text]. */
-function sources(dir = 'src'): [string, string][] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e): [string, string][] => {
-    const path = join(dir, e.name);
-    if (e.isDirectory()) return sources(path);
-    return e.name.endsWith('.ts') ? [[path, readFileSync(path, 'utf8')]] : [];
-  });
-}
+const sources = () => sourceFiles('src').map((path): [string, string] => [path, readFileSync(path, 'utf8')]);
 
 /**
  * An entry's command spelled by hand around a subscription's name: `steep verify ${…}`,

@@ -7,6 +7,7 @@ import {
   INIT_METHODS,
   restoredByUser,
 } from '../../../src/model/initMethods.js';
+import { sourceFiles } from '../../support/sourceFiles.js';
 
 /**
  * model/initMethods.ts is the one table of init methods: a row added there fails here until the
@@ -31,7 +32,26 @@ function documentedMethods(): Set<string> {
   return new Set([...rows, ...headings]);
 }
 
+/** Every .ts file under src/, as [path under src/, text]. */
+const sources = () =>
+  sourceFiles('src').map((path): [string, string] => [path.slice('src/'.length), readFileSync(path, 'utf8')]);
+
+/** `method === 'two-phase'`, `'none' !== unit.method`: a method compared by its name. */
+const names = INIT_METHODS.map((m) => m.replace('-', '\\-')).join('|');
+const BY_NAME = new RegExp(
+  `[mM]ethod\\)?\\s*[!=]==\\s*'(${names})'|'(${names})'\\s*[!=]==\\s*[\\w.?]*[mM]ethod\\b`,
+);
+
 describe('the init method table', () => {
+  it("is asked instead of a method's name, but in the code the table's comment lists", () => {
+    const comment = readFileSync('src/model/initMethods.ts', 'utf8').split('*/')[0]!;
+    const listed = new Set([...comment.matchAll(/`([\w/]+\.ts)`/g)].map((m) => m[1]!));
+    const comparing = sources()
+      .filter(([, text]) => BY_NAME.test(text))
+      .map(([path]) => path);
+    expect(comparing.filter((path) => !listed.has(path))).toEqual([]);
+  });
+
   it("is init.method's enum in the schema, in its order", () => {
     expect(methodEnum('subscription')).toEqual(INIT_METHODS);
   });
