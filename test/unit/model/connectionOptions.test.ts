@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseConnectionUrl } from '../../../src/db/connectionParams.js';
+import { parseConnectionUrl, SSL_MODES } from '../../../src/db/connectionParams.js';
 import {
   CONNECTION_OPTION,
   CONNECTION_OPTIONS,
@@ -23,6 +23,7 @@ type Schema = {
   definitions?: Record<string, Schema>;
   items?: Schema;
   oneOf?: Schema[];
+  enum?: unknown[];
 };
 const schema = JSON.parse(readFileSync('schemas/steep.schema.json', 'utf8')) as Schema;
 const node = schema.definitions?.node?.properties ?? {};
@@ -60,6 +61,11 @@ describe('the connection option table', () => {
 
   it("is a standby mapping's fields besides url", () => {
     expect(Object.keys(standby).filter((k) => k !== 'url')).toEqual(CONNECTION_OPTIONS);
+  });
+
+  it("takes libpq's sslmode values, as a URL's sslmode does, in a node and a standby", () => {
+    expect(node.sslmode?.enum).toEqual([...SSL_MODES]);
+    expect(standby.sslmode?.enum).toEqual([...SSL_MODES]);
   });
 
   it("is a URL's parameters steep uses; any other is ignored", () => {
