@@ -11,10 +11,11 @@ import { HANG_MS } from '../support/topologyFile.js';
  * docs/tutorial.md, run as written: its steep.yaml and app.sql, then every command of its console
  * blocks in order (steep in this process, `sandbox` and psql as processes), each command's output
  * compared with the lines the tutorial shows under it. Only what differs from run to run is
- * normalised (`VARYING`): the ports, times, durations, rates, LSNs, digests, lags and slots' sizes,
- * a slot's database tag, the config file's directory; stdout and stderr may interleave as they did
- * in the pasted run, steps or tables finished together may come in any order, and a live progress sample
- * (`copying 15.4% · 1/2 tables`) may be there or not. A `…` line stands for any lines.
+ * normalised (`VARYING`): the ports, times, durations, rates, LSNs, digests, lags and slots'
+ * sizes, a slot's database tag, the config file's directory; stdout and stderr may interleave as
+ * they did in the pasted run, steps or tables finished together may come in any order, and a live
+ * progress sample (`copying 15.4% · 1/2 tables`) may be there or not. A `…` line stands for any
+ * lines. The application's part is psql, as the tutorial's reader runs it.
  */
 
 const TUTORIAL = join(REPO_ROOT, 'docs', 'tutorial.md');
