@@ -482,6 +482,19 @@ export async function startStandby(
   return node;
 }
 
+/**
+ * Starts `server`, a physical copy made of `source`'s data directory beside it
+ * (support/physicalCopy.ts), as a node of `source`'s cluster: it shares `source`'s roles and
+ * password, and the cluster stops it with its own nodes.
+ */
+export async function startCopy(source: TestNode, server: LocalServer): Promise<TestNode> {
+  const servers = live.get(path.dirname(source.dataDir));
+  if (!servers) throw new Error(`startCopy: the cluster of ${source.name} is not running`);
+  servers.push(server);
+  await startServer(server);
+  return new Node(server);
+}
+
 async function runAs(cmd: string, args: string[]): Promise<void> {
   const { execFile } = await import('node:child_process');
   await new Promise<void>((resolve, reject) => execFile(cmd, args, (err) => (err ? reject(err) : resolve())));
