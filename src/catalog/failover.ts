@@ -100,15 +100,25 @@ export async function readHistory(
     return await withSession(
       connect(spec, { node: opts.node, connectTimeoutMs: opts.connectTimeoutMs, replication: 'database' }),
       async (client): Promise<TimelineHistory> => {
-        const id = (await client.query<{ systemid: string; timeline: number }>('IDENTIFY_SYSTEM')).rows[0]!;
+        const id = (
+          await client.query<{ systemid: string; timeline: number; xlogpos: string }>('IDENTIFY_SYSTEM')
+        ).rows[0]!;
         const timeline = Number(id.timeline);
-        if (timeline <= 1) return { read: true, systemIdentifier: id.systemid, timeline, forks: [] };
+        // a standby's xlogpos is what it received or replayed, which a copy of it may pass
+        const standby = (await client.query<{ r: boolean }>('SELECT pg_catalog.pg_is_in_recovery() AS r'))
+          .rows[0]!.r;
+        const read = {
+          read: true as const,
+          systemIdentifier: id.systemid,
+          timeline,
+          ...(standby ? {} : { flushLsn: id.xlogpos }),
+        };
+        if (timeline <= 1) return { ...read, forks: [] };
         const h = await client.query<{ content: string }>({
           text: `TIMELINE_HISTORY ${timeline}`,
           types: RAW_TEXT,
         });
-        const forks = parseTimelineHistory(h.rows[0]?.content ?? '');
-        return { read: true, systemIdentifier: id.systemid, timeline, forks };
+        return { ...read, forks: parseTimelineHistory(h.rows[0]?.content ?? '') };
       },
     );
   } catch (err) {

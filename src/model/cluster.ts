@@ -378,6 +378,11 @@ export type TimelineHistory =
       systemIdentifier: string;
       timeline: number;
       forks: { timeline: number; switchLsn: string }[];
+      /**
+       * IDENTIFY_SYSTEM's `xlogpos` on a primary (its WAL flushed so far: no copy of it holds more);
+       * absent on a standby, or where not read
+       */
+      flushLsn?: string;
     }
   | { read: false; error: string };
 

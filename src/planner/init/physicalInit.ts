@@ -87,6 +87,17 @@ export function physicalReadiness(
         `(its history: ${own.forks.map((f) => `${f.timeline} until ${f.switchLsn}`).join(', ') || 'none'}); restore a copy of ${d.from} as it is now, with ${settings}`,
     );
   const forkLsn = normaliseLsn(fork.switchLsn);
+  // a copy holds no more of a primary's WAL than it has flushed: a fork past that is another
+  // server's continuation of the same timeline number (another standby of one primary, promoted too)
+  if (theirs.flushLsn !== undefined && compareLsn(forkLsn, normaliseLsn(theirs.flushLsn)) > 0)
+    return fail(
+      'init-clone-of-another',
+      `subscription ${d.name}: ${d.node}'s timeline ${own.timeline} left timeline ${theirs.timeline} at ${forkLsn}, beyond all the WAL ${d.from} ` +
+        `has written (${normaliseLsn(theirs.flushLsn)}): no copy of ${d.from} holds WAL ${d.from} never wrote, so ${d.node} is a copy of another server ` +
+        `of the same system that went on with a timeline ${theirs.timeline} of its own (another standby of the primary ${d.from} was promoted from?), ` +
+        `and holds rows ${d.from} never had; restore a new base backup of ${d.from} on ${d.node} (the pg_basebackup line steep init prepare ${d.name} prints: ` +
+        `it recovers to its end and is promoted), then apply again`,
+    );
   if (compareLsn(forkLsn, slotLsn) < 0)
     return fail(
       'init-restore-early',

@@ -511,6 +511,34 @@ describe('init: physical (and manual on a physical clone)', () => {
     expect(codes(runPlan(other.t, other.s).errors)).toEqual(['init-not-a-clone']);
   });
 
+  it("refuses a clone that left the publisher's timeline beyond all the WAL the publisher has written: a copy of another server", () => {
+    // two standbys of one primary promoted at the same point share timeline 2's number and history
+    const { t, s } = cloned('0/5000028');
+    at(s, 'east').walHistory = {
+      read: true,
+      systemIdentifier: ID,
+      timeline: 1,
+      forks: [],
+      flushLsn: '0/4FFFF00',
+    };
+    const p = runPlan(t, s);
+    expect(codes(p.errors)).toEqual(['init-clone-of-another']);
+    expect(p.errors[0]!.message).toContain(
+      "west's timeline 2 left timeline 1 at 0/5000028, beyond all the WAL east has written (0/4FFFF00)",
+    );
+    // at the publisher's end, or where it is a standby (no flushed position read): proven as before
+    at(s, 'east').walHistory = {
+      read: true,
+      systemIdentifier: ID,
+      timeline: 1,
+      forks: [],
+      flushLsn: '0/5000028',
+    };
+    expect(runPlan(t, s).errors).toEqual([]);
+    at(s, 'east').walHistory = { read: true, systemIdentifier: ID, timeline: 1, forks: [] };
+    expect(runPlan(t, s).errors).toEqual([]);
+  });
+
   it('--lsn that disagrees with the fork is refused with both positions; the fork itself is accepted', () => {
     const { t, s } = cloned('0/3500028');
     const typed = runPlan(t, s, { initLsn: { west_orders: '0/3000000' } });
