@@ -292,6 +292,8 @@ export interface ObservedNode {
    * and its publisher (its timeline). Absent: not read.
    */
   walHistory?: TimelineHistory;
+  /** Physical inits' publishers' marks (state/cloneMarks.ts) as held here, by `<from>/<slot>` (null: none) */
+  cloneMarks?: Record<string, string | null>;
   origins: Record<string, ObservedOrigin>;
   /** Every ordinary and partitioned table outside system schemas, by `schema.name`. */
   tables: Record<string, ObservedTable>;
@@ -378,10 +380,7 @@ export type TimelineHistory =
       systemIdentifier: string;
       timeline: number;
       forks: { timeline: number; switchLsn: string }[];
-      /**
-       * IDENTIFY_SYSTEM's `xlogpos` on a primary (its WAL flushed so far: no copy of it holds more);
-       * absent on a standby, or where not read
-       */
+      /** IDENTIFY_SYSTEM's xlogpos on a primary, its WAL flushed so far (absent on a standby) */
       flushLsn?: string;
     }
   | { read: false; error: string };

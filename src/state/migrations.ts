@@ -218,6 +218,15 @@ export function stateMigrations(schema: string): Migration[] {
         `ALTER TABLE ${s}.verified_tables ADD COLUMN IF NOT EXISTS sampled_segments integer, ADD COLUMN IF NOT EXISTS segments integer, ADD COLUMN IF NOT EXISTS not_comparable boolean NOT NULL DEFAULT false`,
       ],
     },
+    {
+      version: 21,
+      statements: [
+        // a physical init's mark (state/cloneMarks.ts): a random word the publisher commits before
+        // `steep init prepare` makes the slot, so only a copy of this publisher taken after it holds it
+        `CREATE TABLE IF NOT EXISTS ${s}.clone_marks (node_name text NOT NULL, slot_name text NOT NULL, mark text NOT NULL, created_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (node_name, slot_name))`,
+        ...replicatedRowTrigger(s, 'clone_marks'),
+      ],
+    },
   ];
 }
 

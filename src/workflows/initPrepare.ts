@@ -17,6 +17,7 @@ import {
   type PreparePlan,
   planInitPrepare,
 } from '../planner/init/initPrepare.js';
+import { CloneMarkStore } from '../state/cloneMarks.js';
 import { InitSlotStore } from '../state/initSlots.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
 
@@ -116,7 +117,8 @@ export async function prepareInit(
  * The slot made on the publisher and recorded on the subscriber (`init_slots`, the init
  * `preparing`), under the same lock as apply, on both nodes in apply's order. Nothing
  * half-made: the slot goes when it cannot be recorded. A physical init's slot is not recorded:
- * its subscriber is about to be replaced by the clone.
+ * its subscriber is about to be replaced by the clone; the publisher commits a mark first, which
+ * proves a clone forked at or after the slot a copy of this publisher (state/cloneMarks.ts).
  */
 async function makePreparedSlot(
   topology: Topology,
@@ -142,6 +144,10 @@ async function makePreparedSlot(
         { address, node: d.node },
       );
     }
+    // a physical init's mark, committed before the slot: only a copy of this publisher taken
+    // after it holds it (planner/init/physicalInit.ts)
+    const marks = new CloneMarkStore(topology.settings.stateSchema, d.from);
+    if (opts.physical && pub && (await marks.exists(pub))) await marks.write(pub, d.slot);
     const made = await createPreparedSlot(
       {
         node: d.from,

@@ -1,13 +1,17 @@
 import { readHistory } from '../catalog/failover.js';
+import { nodeSession, withSession } from '../db/connect.js';
 import type { ClusterState } from '../model/cluster.js';
 import type { Topology } from '../model/topology.js';
+import { cloneMarkKey } from '../planner/init/physicalInit.js';
 import { sameServerNodes } from '../planner/subscriptions/slotKinds.js';
+import { CloneMarkStore } from '../state/cloneMarks.js';
 
 /**
  * A `physical` init waiting for its subscription, or a `manual` one whose subscriber is a
  * physical clone of its publisher (docs/init.md): the subscriber is a physical clone of the publisher, and where it holds the publisher's changes up to is where its timeline
- * forked from the publisher's. Reads both nodes' WAL history (a replication connection each) for
- * the planner (planner/init/physicalInit.ts) to prove the clone's position from.
+ * forked from the publisher's. Reads both nodes' WAL history (a replication connection each), and
+ * the mark the publisher committed before the slot as each holds it, for the planner
+ * (planner/init/physicalInit.ts) to prove the clone and its position from.
  */
 export async function observeRestorePoints(topology: Topology, observed: ClusterState): Promise<void> {
   const waiting = Object.values(topology.subscriptions).filter((d) => {
@@ -30,6 +34,17 @@ export async function observeRestorePoints(topology: Topology, observed: Cluster
         node: name,
         connectTimeoutMs: topology.settings.connectTimeout,
       });
+      // the publishers' marks this node holds: on a publisher its own, on a clone its copies
+      const marks = waiting.filter((d) => d.node === name || d.from === name);
+      node.cloneMarks = await withSession(nodeSession(topology, name, 'steep plan'), async (c) => {
+        const read: Record<string, string | null> = {};
+        for (const d of marks)
+          read[cloneMarkKey(d)] = await new CloneMarkStore(topology.settings.stateSchema, d.from).read(
+            c,
+            d.slot,
+          );
+        return read;
+      }).catch(() => undefined);
     }),
   );
 }

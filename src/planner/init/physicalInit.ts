@@ -95,14 +95,25 @@ export function physicalReadiness(
       `subscription ${d.name}: ${d.node}'s timeline ${own.timeline} left timeline ${theirs.timeline} at ${forkLsn}, beyond all the WAL ${d.from} ` +
         `has written (${normaliseLsn(theirs.flushLsn)}): no copy of ${d.from} holds WAL ${d.from} never wrote, so ${d.node} is a copy of another server ` +
         `of the same system that went on with a timeline ${theirs.timeline} of its own (another standby of the primary ${d.from} was promoted from?), ` +
-        `and holds rows ${d.from} never had; restore a new base backup of ${d.from} on ${d.node} (the pg_basebackup line steep init prepare ${d.name} prints: ` +
-        `it recovers to its end and is promoted), then apply again`,
+        `and holds rows ${d.from} never had; ${anotherWayOut(d)}`,
     );
   if (compareLsn(forkLsn, slotLsn) < 0)
     return fail(
       'init-restore-early',
       `subscription ${d.name}: ${d.node} holds ${d.from}'s changes up to ${forkLsn} (where its timeline forked from ${d.from}'s), ` +
         `before slot ${d.slot}'s LSN ${slotLsn}: the changes between are neither on ${d.node} nor in the slot; restore it again with ${settings}, then apply again`,
+    );
+  // the mark the publisher committed before the slot: in every copy of it forked at or after the slot
+  const key = cloneMarkKey(d);
+  const mark = publisher.cloneMarks?.[key];
+  const copied = node.cloneMarks?.[key];
+  if (mark && copied !== undefined && copied !== mark)
+    return fail(
+      'init-clone-of-another',
+      `subscription ${d.name}: ${d.node} does not hold the mark ${d.from} committed just before it made slot ${d.slot} ` +
+        `(${copied === null ? 'no mark there' : 'another mark'}), which every copy of ${d.from} forked at or after the slot holds: ${d.node} ` +
+        `is a copy of another server of the same system (another standby of the primary ${d.from} was promoted from?), whatever its ` +
+        `timeline history says, and holds rows ${d.from} never had; ${anotherWayOut(d)}`,
     );
   if (flag !== undefined && (!isLsn(flag) || compareLsn(normaliseLsn(flag), forkLsn) !== 0))
     return fail(
@@ -115,6 +126,19 @@ export function physicalReadiness(
     lsn: forkLsn,
     why: `${d.node} is a physical clone of ${d.from} (system identifier ${subId}) whose timeline ${own.timeline} forked from ${d.from}'s timeline ${theirs.timeline} at ${forkLsn}, at or after slot ${d.slot}'s LSN ${slotLsn}`,
   };
+}
+
+/** A clone of another server: what to restore instead. */
+function anotherWayOut(d: SubscriptionSpec): string {
+  return (
+    `restore a new base backup of ${d.from} on ${d.node} (the pg_basebackup line steep init prepare ${d.name} prints: ` +
+    'it recovers to its end and is promoted), then apply again'
+  );
+}
+
+/** The key of a physical init's mark in `ObservedNode.cloneMarks`: its publisher and slot. */
+export function cloneMarkKey(d: { from: string; slot: string }): string {
+  return `${d.from}/${d.slot}`;
 }
 
 /** The recovery settings of a clone that forks exactly at `lsn`. */

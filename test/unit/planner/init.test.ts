@@ -539,6 +539,28 @@ describe('init: physical (and manual on a physical clone)', () => {
     expect(runPlan(t, s).errors).toEqual([]);
   });
 
+  it('refuses a clone without the mark the publisher committed before the slot; a mark copied, or none made, proves nothing against it', () => {
+    const { t, s } = cloned('0/3500028');
+    at(s, 'east').cloneMarks = { 'east/west_orders': 'm1' };
+    for (const held of [null, 'm0']) {
+      at(s, 'west').cloneMarks = { 'east/west_orders': held };
+      const p = runPlan(t, s);
+      expect(codes(p.errors)).toEqual(['init-clone-of-another']);
+      expect(p.errors[0]!.message).toContain(
+        'west does not hold the mark east committed just before it made slot west_orders',
+      );
+    }
+    at(s, 'west').cloneMarks = { 'east/west_orders': 'm1' };
+    expect(runPlan(t, s).errors).toEqual([]);
+    // a slot prepared before marks (none on the publisher), or marks not read: the history alone
+    at(s, 'east').cloneMarks = { 'east/west_orders': null };
+    at(s, 'west').cloneMarks = { 'east/west_orders': null };
+    expect(runPlan(t, s).errors).toEqual([]);
+    at(s, 'east').cloneMarks = { 'east/west_orders': 'm1' };
+    delete at(s, 'west').cloneMarks;
+    expect(runPlan(t, s).errors).toEqual([]);
+  });
+
   it('--lsn that disagrees with the fork is refused with both positions; the fork itself is accepted', () => {
     const { t, s } = cloned('0/3500028');
     const typed = runPlan(t, s, { initLsn: { west_orders: '0/3000000' } });
