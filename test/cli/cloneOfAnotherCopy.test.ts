@@ -8,7 +8,7 @@ import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topology
 
 /**
  * A physical init from a clone of another copy of the same system (issue 81 item 2, issue 79's
- * last row), on PostgreSQL 18 and 16, under writers that log every acknowledged id: a primary p
+ * last row), on PostgreSQL 18, 16 and 14, under writers that log every acknowledged id: a primary p
  * and two physical standbys of it, ca and cb, both promoted once p stopped (their timeline
  * histories byte-identical); the application goes on writing on ca, the publisher in steep.yaml,
  * and some rows are written on cb; after `steep init prepare` on ca the subscriber is a base
@@ -139,93 +139,96 @@ async function wrongClone(ca: TestNode, cb: TestNode, writer: IdWriter, onB: IdW
   return { clone, fork, config, steep, apply };
 }
 
-describe.each([18, 16] as const)('a clone of another copy of the publisher on PostgreSQL %i', (version) => {
-  // each case its own primary: a case stops it
-  const cluster = useCluster({ nodes: ['p'], version });
-  const other = useCluster({ nodes: ['p'], version });
+describe.each([18, 16, 14] as const)(
+  'a clone of another copy of the publisher on PostgreSQL %i',
+  (version) => {
+    // each case its own primary: a case stops it
+    const cluster = useCluster({ nodes: ['p'], version });
+    const other = useCluster({ nodes: ['p'], version });
 
-  it("forked beyond the publisher's WAL: refused; a new base backup of the publisher in its place converges", async () => {
-    const started = Date.now();
-    const { ca, cb, writer, onB } = await twoPromoted(cluster());
-    try {
-      const { clone: wrong, fork, config, steep, apply } = await wrongClone(ca, cb, writer, onB);
-      expect(await lsnAtLeast(ca, fork, await currentLsn(ca))).toBe(true);
-      const applied = await apply();
-      expect(applied.code).toBe(1);
-      expect(applied.stderr).toMatch(
-        new RegExp(
-          `west's timeline 3 left timeline 2 at ${fork}, beyond all the WAL ca has written \\(\\S+\\): .* restore a new base backup of ca on west \\(the pg_basebackup line steep init prepare ${SUB} prints`,
-        ),
-      );
-      expect(await wrong.query('SELECT 1 FROM pg_subscription')).toEqual([]);
-      expect(await stateOf(steep, config)).not.toBe('synchronized');
-      const check = await steep(['status', '--check'], config);
-      expect(check.stdout).not.toContain('Check: healthy.');
+    it("forked beyond the publisher's WAL: refused; a new base backup of the publisher in its place converges", async () => {
+      const started = Date.now();
+      const { ca, cb, writer, onB } = await twoPromoted(cluster());
+      try {
+        const { clone: wrong, fork, config, steep, apply } = await wrongClone(ca, cb, writer, onB);
+        expect(await lsnAtLeast(ca, fork, await currentLsn(ca))).toBe(true);
+        const applied = await apply();
+        expect(applied.code).toBe(1);
+        expect(applied.stderr).toMatch(
+          new RegExp(
+            `west's timeline 3 left timeline 2 at ${fork}, beyond all the WAL ca has written \\(\\S+\\): .* restore a new base backup of ca on west \\(the pg_basebackup line steep init prepare ${SUB} prints`,
+          ),
+        );
+        expect(await wrong.query('SELECT 1 FROM pg_subscription')).toEqual([]);
+        expect(await stateOf(steep, config)).not.toBe('synchronized');
+        const check = await steep(['status', '--check'], config);
+        expect(check.stdout).not.toContain('Check: healthy.');
 
-      // the way out, literally: a new base backup of ca where west listens, then apply
-      await wrong.stop('fast');
-      const right = await backupClone(ca, 'west', { dir: 'west_again', port: wrong.port });
-      await eventually(() => promoted(right), HANG_MS, 'the new clone promoted');
-      const again = await steep(['apply', '--auto-approve', '--allow-destroy'], config);
-      expect(again.code, `${again.stdout}\n${again.stderr}`).toBe(0);
-      expect(await stateOf(steep, config)).toBe('synchronized');
-      await converged(ca, right, writer, started);
-    } finally {
-      await writer.stop();
-      await onB.stop();
-    }
-  }, 400_000);
+        // the way out, literally: a new base backup of ca where west listens, then apply
+        await wrong.stop('fast');
+        const right = await backupClone(ca, 'west', { dir: 'west_again', port: wrong.port });
+        await eventually(() => promoted(right), HANG_MS, 'the new clone promoted');
+        const again = await steep(['apply', '--auto-approve', '--allow-destroy'], config);
+        expect(again.code, `${again.stdout}\n${again.stderr}`).toBe(0);
+        expect(await stateOf(steep, config)).toBe('synchronized');
+        await converged(ca, right, writer, started);
+      } finally {
+        await writer.stop();
+        await onB.stop();
+      }
+    }, 400_000);
 
-  it("forked within the publisher's WAL: refused for want of the publisher's mark; unmarked, compared diverged; the printed reinit converges", async () => {
-    const started = Date.now();
-    const { ca, cb, writer, onB } = await twoPromoted(other());
-    try {
-      const { clone: wrong, fork, config, steep, apply } = await wrongClone(ca, cb, writer, onB);
-      // ca writes on, past where cb's clone left timeline 2 (a busy publisher's WAL)
-      await eventually(
-        async () => {
-          await ca.query('SELECT pg_switch_wal()');
-          await idsGoOn(writer, 'ca', 5);
-          return !(await lsnAtLeast(ca, fork, await currentLsn(ca)));
-        },
-        HANG_MS,
-        `ca's WAL past ${fork}`,
-      );
-      const marked = await apply();
-      expect(marked.code).toBe(1);
-      expect(marked.stderr).toContain(
-        `west does not hold the mark ca committed just before it made slot ${SUB} (no mark there)`,
-      );
-      expect(marked.stderr).toContain(`restore a new base backup of ca on west`);
-      expect(await wrong.query('SELECT 1 FROM pg_subscription')).toEqual([]);
+    it("forked within the publisher's WAL: refused for want of the publisher's mark; unmarked, compared diverged; the printed reinit converges", async () => {
+      const started = Date.now();
+      const { ca, cb, writer, onB } = await twoPromoted(other());
+      try {
+        const { clone: wrong, fork, config, steep, apply } = await wrongClone(ca, cb, writer, onB);
+        // ca writes on, past where cb's clone left timeline 2 (a busy publisher's WAL)
+        await eventually(
+          async () => {
+            await ca.query('SELECT pg_switch_wal()');
+            await idsGoOn(writer, 'ca', 5);
+            return !(await lsnAtLeast(ca, fork, await currentLsn(ca)));
+          },
+          HANG_MS,
+          `ca's WAL past ${fork}`,
+        );
+        const marked = await apply();
+        expect(marked.code).toBe(1);
+        expect(marked.stderr).toContain(
+          `west does not hold the mark ca committed just before it made slot ${SUB} (no mark there)`,
+        );
+        expect(marked.stderr).toContain(`restore a new base backup of ca on west`);
+        expect(await wrong.query('SELECT 1 FROM pg_subscription')).toEqual([]);
 
-      // a slot prepared before marks (an older steep's): the history alone passes it, the comparison does not
-      await ca.query('DELETE FROM steep.clone_marks');
-      const applied = await apply();
-      expect(applied.code).toBe(1);
-      const found = new RegExp(
-        `the init of ${SUB} ended with rows that differ from ca's: public\\.${TABLE} \\(missing (\\d+), extra (\\d+), different \\d+\\)`,
-      ).exec(applied.stderr);
-      expect(found, applied.stderr).not.toBeNull();
-      expect(Number(found![1])).toBeGreaterThan(0);
-      expect(Number(found![2])).toBeGreaterThan(0);
-      expect(await stateOf(steep, config)).toBe('diverged');
-      const check = await steep(['status', '--check'], config);
-      expect(check.stdout).not.toContain('Check: healthy.');
+        // a slot prepared before marks (an older steep's): the history alone passes it, the comparison does not
+        await ca.query('DELETE FROM steep.clone_marks');
+        const applied = await apply();
+        expect(applied.code).toBe(1);
+        const found = new RegExp(
+          `the init of ${SUB} ended with rows that differ from ca's: public\\.${TABLE} \\(missing (\\d+), extra (\\d+), different \\d+\\)`,
+        ).exec(applied.stderr);
+        expect(found, applied.stderr).not.toBeNull();
+        expect(Number(found![1])).toBeGreaterThan(0);
+        expect(Number(found![2])).toBeGreaterThan(0);
+        expect(await stateOf(steep, config)).toBe('diverged');
+        const check = await steep(['status', '--check'], config);
+        expect(check.stdout).not.toContain('Check: healthy.');
 
-      // the way out, as printed
-      const hint = /repair with: (steep reinit \S+ --tables \S+)/.exec(applied.stderr);
-      expect(hint, applied.stderr).not.toBeNull();
-      const repaired = await steep([...hint![1]!.split(' ').slice(1), '--auto-approve'], config);
-      expect(repaired.code, `${repaired.stdout}\n${repaired.stderr}`).toBe(0);
-      expect(await stateOf(steep, config)).toBe('synchronized');
-      await converged(ca, wrong, writer, started);
-    } finally {
-      await writer.stop();
-      await onB.stop();
-    }
-  }, 400_000);
-});
+        // the way out, as printed
+        const hint = /repair with: (steep reinit \S+ --tables \S+)/.exec(applied.stderr);
+        expect(hint, applied.stderr).not.toBeNull();
+        const repaired = await steep([...hint![1]!.split(' ').slice(1), '--auto-approve'], config);
+        expect(repaired.code, `${repaired.stdout}\n${repaired.stderr}`).toBe(0);
+        expect(await stateOf(steep, config)).toBe('synchronized');
+        await converged(ca, wrong, writer, started);
+      } finally {
+        await writer.stop();
+        await onB.stop();
+      }
+    }, 400_000);
+  },
+);
 
 /** The history file of `timeline` in `node`'s pg_wal. */
 async function history(node: TestNode, timeline: number): Promise<string> {
