@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { type IdWriter, idsGoOn, startIdWriter } from '../support/appWriter.js';
 import { type CliResult, steepWith, writeConfig } from '../support/cli.js';
 import { startStandby, type TestCluster, type TestNode, useCluster } from '../support/cluster.js';
-import { backupClone } from '../support/physicalCopy.js';
+import { backupClone, workersOn } from '../support/physicalCopy.js';
 import { currentLsn, digests, waitCaughtUp } from '../support/replicationData.js';
 import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
@@ -101,8 +101,8 @@ function fileFor(ca: TestNode, sub: TestNode | null): string {
   ].join('\n');
 }
 
-/** The publication applied on ca, the slot prepared there; its LSN. */
-async function prepared(ca: TestNode): Promise<string> {
+/** The publication applied on ca, the slot prepared there; its LSN and the printed pg_basebackup line. */
+async function prepared(ca: TestNode): Promise<{ lsn: string; printed: string }> {
   const onCa = steepWith({ env: () => passwordEnv([ca]) });
   const first = await onCa(['apply', '--auto-approve'], writeConfig(fileFor(ca, null)));
   expect(first.code, first.stderr).toBe(0);
@@ -113,7 +113,21 @@ async function prepared(ca: TestNode): Promise<string> {
     writeConfig(fileFor(ca, placeholder)),
   );
   expect(r.code, r.stderr).toBe(0);
-  return (JSON.parse(r.stdout) as { lsn: string }).lsn;
+  const { lsn, clone } = JSON.parse(r.stdout) as { lsn: string; clone: string[] };
+  return { lsn, printed: clone.find((l) => l.startsWith('pg_basebackup '))! };
+}
+
+/**
+ * The first apply on a clone started as printed (no logical replication worker): it warns and
+ * creates nothing there yet; what it asks is done (RESET, restart).
+ */
+async function afterWorkersOff(applied: CliResult, clone: TestNode): Promise<void> {
+  expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
+  expect(`${applied.stdout}${applied.stderr}`).toContain(
+    `then run ALTER SYSTEM RESET max_logical_replication_workers on west, restart it, and apply again`,
+  );
+  expect(await clone.query('SELECT 1 FROM pg_subscription WHERE subname = $1', [SUB])).toEqual([]);
+  await workersOn(clone);
 }
 
 /**
@@ -121,9 +135,9 @@ async function prepared(ca: TestNode): Promise<string> {
  * writer stopped): its history reads like a right clone's. With the steep.yaml naming it.
  */
 async function wrongClone(ca: TestNode, cb: TestNode, writer: IdWriter, onB: IdWriter) {
-  const lsn = await prepared(ca);
+  const { lsn, printed } = await prepared(ca);
   await idsGoOn(writer, 'ca', 50);
-  const clone = await backupClone(cb, 'west');
+  const clone = await backupClone(cb, 'west', { printed });
   await onB.stop();
   await eventually(() => promoted(clone), HANG_MS, 'the clone promoted');
   const fork = /^2\t(\S+)/m.exec(await history(clone, 3))![1]!;
@@ -136,7 +150,7 @@ async function wrongClone(ca: TestNode, cb: TestNode, writer: IdWriter, onB: IdW
     await report(ca, clone, writer, applied);
     return applied;
   };
-  return { clone, fork, config, steep, apply };
+  return { clone, fork, config, steep, apply, printed };
 }
 
 describe.each([18, 16, 14] as const)(
@@ -150,7 +164,7 @@ describe.each([18, 16, 14] as const)(
       const started = Date.now();
       const { ca, cb, writer, onB } = await twoPromoted(cluster());
       try {
-        const { clone: wrong, fork, config, steep, apply } = await wrongClone(ca, cb, writer, onB);
+        const { clone: wrong, fork, config, steep, apply, printed } = await wrongClone(ca, cb, writer, onB);
         expect(await lsnAtLeast(ca, fork, await currentLsn(ca))).toBe(true);
         const applied = await apply();
         expect(applied.code).toBe(1);
@@ -166,8 +180,9 @@ describe.each([18, 16, 14] as const)(
 
         // the way out, literally: a new base backup of ca where west listens, then apply
         await wrong.stop('fast');
-        const right = await backupClone(ca, 'west', { dir: 'west_again', port: wrong.port });
+        const right = await backupClone(ca, 'west', { printed, dir: 'west_again', port: wrong.port });
         await eventually(() => promoted(right), HANG_MS, 'the new clone promoted');
+        await afterWorkersOff(await steep(['apply', '--auto-approve', '--allow-destroy'], config), right);
         const again = await steep(['apply', '--auto-approve', '--allow-destroy'], config);
         expect(again.code, `${again.stdout}\n${again.stderr}`).toBe(0);
         expect(await stateOf(steep, config)).toBe('synchronized');
@@ -203,6 +218,7 @@ describe.each([18, 16, 14] as const)(
 
         // a slot prepared before marks (an older steep's): the history alone passes it, the comparison does not
         await ca.query('DELETE FROM steep.clone_marks');
+        await afterWorkersOff(await apply(), wrong);
         const applied = await apply();
         expect(applied.code).toBe(1);
         const found = new RegExp(

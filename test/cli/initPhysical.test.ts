@@ -253,6 +253,20 @@ describe.skipIf(major === null)('init method physical, the printed pg_basebackup
       };
       await eventually(async () => !(await inRecovery()), undefined, 'the clone to be promoted');
 
+      // started as printed, with no logical replication worker: the first apply asks for them
+      const first = await steep(['apply', '--auto-approve', '--allow-destroy']);
+      expect(first.code, `${first.stdout}${first.stderr}`).toBe(0);
+      expect(`${first.stdout}${first.stderr}`).toContain(
+        'then run ALTER SYSTEM RESET max_logical_replication_workers on pb, restart it, and apply again',
+      );
+      const admin = await clone!.adminClient('app');
+      try {
+        await admin.query('ALTER SYSTEM RESET max_logical_replication_workers');
+      } finally {
+        await admin.end();
+      }
+      await clone!.stop('fast');
+      await clone!.start();
       const apply = await steep(['apply', '--auto-approve', '--allow-destroy']);
       expect(apply.code, `${apply.stdout}${apply.stderr}`).toBe(0);
       // writes after the subscription is made, for it to stream

@@ -10,16 +10,17 @@ import { startCopy, type TestNode } from './cluster.js';
  * A base backup of a running node made the way docs/init.md tells a DBA to make a physical
  * clone, without pg_basebackup (the embedded packages ship none, and Debian's refuses a newer
  * server): `pg_backup_start`, a copy of the data directory while the node runs, `pg_backup_stop`
- * (its label written as `backup_label`), the WAL copied again after the stop; then
- * `recovery.signal` and `restore_command = 'false'` (the printed recovery setup): started, it
- * recovers to the end of the WAL it holds and promotes itself onto a timeline of its own. `dir`:
+ * (its label written as `backup_label`), the WAL copied again after the stop; then the rest of
+ * `printed`, the pg_basebackup line `steep init prepare` printed, run as printed (its recovery
+ * setup: `recovery.signal`, `restore_command = 'false'`, no logical replication worker): started,
+ * it recovers to the end of the WAL it holds and promotes itself onto a timeline of its own. `dir`:
  * its data directory's name beside `source`'s (default `name`); `port`: where it listens (default
  * a free one).
  */
 export async function backupClone(
   source: TestNode,
   name: string,
-  opts: { dir?: string; port?: number } = {},
+  opts: { printed: string; dir?: string; port?: number },
 ): Promise<TestNode> {
   const dataDir = path.join(path.dirname(source.dataDir), opts.dir ?? name);
   await fs.mkdir(dataDir, { mode: 0o700 });
@@ -47,8 +48,11 @@ export async function backupClone(
   const slots = path.join(dataDir, 'pg_replslot');
   for (const entry of await fs.readdir(slots))
     await fs.rm(path.join(slots, entry), { recursive: true, force: true });
-  await fs.writeFile(path.join(dataDir, 'recovery.signal'), '');
-  await fs.appendFile(path.join(dataDir, 'postgresql.auto.conf'), "restore_command = 'false'\n");
+  // the rest of the printed line, as printed: its recovery setup
+  const setup = opts.printed.split(' && ').slice(1).join(' && ').replaceAll('DATADIR', dataDir);
+  await new Promise<void>((resolve, reject) =>
+    execFile('bash', ['-c', setup], (err, _out, stderr) => (err ? reject(new Error(stderr)) : resolve())),
+  );
   await chownToServerUser(dataDir, true);
   const server = await LocalServer.existing({
     dataDir,
@@ -75,4 +79,10 @@ function copyTree(from: string, to: string, part: string): Promise<void> {
       err ? reject(new Error(`copying ${from}/${part}: ${stderr}`)) : resolve(),
     ),
   );
+}
+
+/** What apply's warning asks of a clone started without logical replication workers, done: RESET, restart. */
+export async function workersOn(clone: TestNode): Promise<void> {
+  await clone.query('ALTER SYSTEM RESET max_logical_replication_workers');
+  await clone.restart('fast');
 }

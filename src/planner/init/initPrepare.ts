@@ -201,11 +201,19 @@ function planPhysicalPrepare(d: SubscriptionSpec, publisher: ObservedNode, hold:
  * replayed past it. steep reads where the clone forked; a `recovery_target_lsn` makes it fork
  * exactly at the slot's LSN (a standby that has not replayed it yet).
  */
+/**
+ * The clone starts with no logical replication worker: its copies of the publisher's own
+ * subscriptions are enabled, and from its promotion they would compete for the publisher's
+ * upstream slots (one taken during a gap in the publisher's worker streams its changes to the
+ * clone, never to the publisher). `steep apply` detaches them, then asks for a restart without it.
+ */
+const WORKERS_OFF = 'echo "max_logical_replication_workers = 0" >> DATADIR/postgresql.auto.conf';
+
 export function cloneCommands(topology: Topology, d: SubscriptionSpec, lsn: string): string[] {
   const fromDb = shellQuote(buildConninfo({ ...topology.nodes[d.from]!.connection, password: undefined }));
   return [
-    `pg_basebackup --dbname=${fromDb} --pgdata=DATADIR --wal-method=stream --checkpoint=fast && touch DATADIR/recovery.signal && echo "restore_command = 'false'" >> DATADIR/postgresql.auto.conf`,
-    `or, on a standby of ${d.from} that has not replayed ${lsn} yet: recovery_target_lsn = '${lsn}', recovery_target_inclusive = off, recovery_target_action = promote`,
+    `pg_basebackup --dbname=${fromDb} --pgdata=DATADIR --wal-method=stream --checkpoint=fast && touch DATADIR/recovery.signal && echo "restore_command = 'false'" >> DATADIR/postgresql.auto.conf && ${WORKERS_OFF}`,
+    `or, on a standby of ${d.from} that has not replayed ${lsn} yet: recovery_target_lsn = '${lsn}', recovery_target_inclusive = off, recovery_target_action = promote, max_logical_replication_workers = 0 (a restart)`,
   ];
 }
 

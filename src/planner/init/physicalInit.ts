@@ -1,7 +1,9 @@
 import { subscriptionAddress } from '../../model/address.js';
 import type { ObservedNode } from '../../model/cluster.js';
 import { compareLsn, isLsn, normaliseLsn } from '../../model/lsn.js';
+import { quoteIdent } from '../../model/sql.js';
 import type { SubscriptionSpec } from '../../model/topology.js';
+import { sharedSlotRelative } from '../clones.js';
 import type { PlanContext } from '../context.js';
 import { sameServerNodes } from '../subscriptions/slotKinds.js';
 import { type ManualReadiness, refusal } from './manualInit.js';
@@ -121,11 +123,50 @@ export function physicalReadiness(
       `--lsn ${flag} for subscription ${d.name} disagrees with where ${d.node} forked from ${d.from}: ${forkLsn}, as its timeline history ` +
         `says; steep starts the subscription there: apply again without --lsn`,
     );
+  copiesLeft(ctx, d, node);
+  if (node.settings.maxLogicalReplicationWorkers === 0) {
+    ctx.warn(
+      'init-clone-workers-off',
+      `subscription ${d.name} is created once ${d.node} runs logical replication workers: it runs with max_logical_replication_workers = 0, ` +
+        `as steep init prepare's clone line starts it, so that its copies of ${d.from}'s subscriptions cannot take ${d.from}'s upstream slots ` +
+        `while this apply detaches steep's; then run ALTER SYSTEM RESET max_logical_replication_workers on ${d.node}, restart it, and apply again`,
+      where,
+    );
+    return { ok: false };
+  }
   return {
     ok: true,
     lsn: forkLsn,
     why: `${d.node} is a physical clone of ${d.from} (system identifier ${subId}) whose timeline ${own.timeline} forked from ${d.from}'s timeline ${theirs.timeline} at ${forkLsn}, at or after slot ${d.slot}'s LSN ${slotLsn}`,
   };
+}
+
+/**
+ * The clone's enabled copies of its original's subscriptions that this topology does not
+ * manage, which apply leaves as they are: each competes for the original's slot once the
+ * clone runs workers; warned, with the statements that detach it.
+ */
+function copiesLeft(ctx: PlanContext, d: SubscriptionSpec, node: ObservedNode): void {
+  const left = Object.values(node.subscriptions).filter(
+    (o) =>
+      o.enabled &&
+      o.managedBy?.topology !== ctx.desired.topology &&
+      sharedSlotRelative(ctx, d.node, o) !== null,
+  );
+  if (left.length === 0) return;
+  ctx.warn(
+    'init-clone-copied-subscriptions',
+    `${d.node} holds ${left.length === 1 ? 'a copy' : 'copies'} of ${d.from}'s ${left.map((o) => o.name).join(', ')}, which steep does not manage here and ` +
+      `leaves enabled: each competes for ${d.from}'s slot on its publisher once ${d.node} runs logical replication workers (what it takes ` +
+      `never reaches ${d.from}); detach ${left.length === 1 ? 'it' : 'them'} on ${d.node} before ${left.length === 1 ? 'it runs' : 'they run'}: ` +
+      left
+        .map(
+          (o) =>
+            `ALTER SUBSCRIPTION ${quoteIdent(o.name)} DISABLE; ALTER SUBSCRIPTION ${quoteIdent(o.name)} SET (slot_name = NONE);`,
+        )
+        .join(' '),
+    { address: subscriptionAddress(d.name), node: d.node },
+  );
 }
 
 /** A clone of another server: what to restore instead. */

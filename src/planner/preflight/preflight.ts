@@ -148,7 +148,13 @@ function checkCopyCapacity(ctx: PlanContext): void {
     const dropped = new Set(
       ctx.steps.filter((s) => s.kind === 'subscription-drop' && s.node === name).map(nameOf),
     );
-    const declared = Object.values(ctx.desired.subscriptions).filter((d) => d.node === name);
+    // a declared one counts once it is there or made now (one whose init waits is made later)
+    const declared = Object.values(ctx.desired.subscriptions).filter(
+      (d) =>
+        d.node === name &&
+        (node.subscriptions[d.name] !== undefined ||
+          creates.some((s) => s.node === name && nameOf(s) === d.name)),
+    );
     const others = Object.values(node.subscriptions).filter(
       (o) => o.enabled && !dropped.has(o.name) && !declared.some((d) => d.name === o.name),
     );

@@ -561,6 +561,18 @@ describe('init: physical (and manual on a physical clone)', () => {
     expect(runPlan(t, s).errors).toEqual([]);
   });
 
+  it('a proven clone that runs no logical replication worker is created once it does: warned, not an error', () => {
+    const { t, s } = cloned('0/3500028');
+    at(s, 'west').settings = { ...at(s, 'west').settings, maxLogicalReplicationWorkers: 0 };
+    const p = runPlan(t, s);
+    expect(p.errors).toEqual([]);
+    expect(codes(p.warnings)).toContain('init-clone-workers-off');
+    expect(p.warnings.find((w) => w.code === 'init-clone-workers-off')!.message).toContain(
+      'then run ALTER SYSTEM RESET max_logical_replication_workers on west, restart it, and apply again',
+    );
+    expect(p.steps.filter((x) => printAddress(x.address) === ADDR)).toEqual([]);
+  });
+
   it('--lsn that disagrees with the fork is refused with both positions; the fork itself is accepted', () => {
     const { t, s } = cloned('0/3500028');
     const typed = runPlan(t, s, { initLsn: { west_orders: '0/3000000' } });
