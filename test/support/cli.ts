@@ -178,14 +178,24 @@ async function callSteep(
   const t0 = Date.now();
   const ms = opts.timeoutMs ?? 120_000;
   let timer: NodeJS.Timeout | undefined;
+  // what the call printed before its ceiling: a hang's last words
+  let printed: { readonly stdout: string; readonly stderr: string } = { stdout: '', stderr: '' };
   const ceiling = new Promise<CliResult>((resolve) => {
     timer = setTimeout(
       () =>
-        resolve({ code: 128, stdout: '', stderr: `steep ${args.join(' ')}: no exit within ${ms} ms`, ms }),
+        resolve({
+          code: 128,
+          stdout: printed.stdout,
+          stderr: `${printed.stderr}steep ${args.join(' ')}: no exit within ${ms} ms`,
+          ms,
+        }),
       ms,
     );
   });
-  const call = runCall(run, join(dirname(BIN), '..'), args, env, opts.input ?? '').then((r) => ({
+  const started = (o: typeof printed) => {
+    printed = o;
+  };
+  const call = runCall(run, join(dirname(BIN), '..'), args, env, opts.input ?? '', started).then((r) => ({
     ...r,
     ms: Date.now() - t0,
   }));

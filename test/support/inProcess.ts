@@ -59,9 +59,12 @@ export async function runCall(
   argv: string[],
   env: NodeJS.ProcessEnv,
   input: string,
+  /** told the call's output as it grows: what a call past its ceiling had printed */
+  started?: (output: { readonly stdout: string; readonly stderr: string }) => void,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const own = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined));
   const call: Call = { env: own, stdin: Readable.from(input === '' ? [] : [input]), stdout: '', stderr: '' };
+  started?.(call);
   routeConsole();
   const code = await calls.run(call, () => run(argv, root));
   return { code, stdout: call.stdout, stderr: call.stderr };
