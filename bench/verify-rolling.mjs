@@ -12,6 +12,7 @@
 //   BENCH_SEGMENT_ROWS  rows per rolling segment (default steep's own, 1,000,000)
 //   BENCH_RUNS          runs of each, alternating (default 3)
 //   BENCH_PACE_MS       the paced writer's pause between inserts (default 2)
+//   BENCH_PARALLEL      the rolling run's --parallel (default steep's own)
 import { writeFileSync } from 'node:fs';
 import {
   benchFile,
@@ -86,7 +87,17 @@ try {
     into.push(m);
     return [t0, t1];
   };
-  const rollingArgs = ['verify', '--rolling', '--budget', '1h', 'bench_sub', '-c', config, '--json'];
+  const rollingArgs = [
+    'verify',
+    '--rolling',
+    '--budget',
+    '1h',
+    'bench_sub',
+    '-c',
+    config,
+    '--json',
+    ...(process.env.BENCH_PARALLEL ? ['--parallel', process.env.BENCH_PARALLEL] : []),
+  ];
   /** A rolling run, then a window as long with nothing comparing: the writer's figures in each. */
   const rollingAndQuiet = async (w, rolling, figures) => {
     const [t0, t1] = await measure(rollingArgs, rolling);
@@ -142,6 +153,7 @@ try {
       writerQuietPerS: Math.round(wq),
       writerUnderRollingPerS: Math.round(wr),
       writerRatio: +(wr / wq).toFixed(3),
+      rollingParallel: process.env.BENCH_PARALLEL ? Number(process.env.BENCH_PARALLEL) : 'default',
       pacedWriterPaceMs: PACE_MS,
       pacedWriterQuietPerS: Math.round(pq),
       pacedWriterUnderRollingPerS: Math.round(pr),
