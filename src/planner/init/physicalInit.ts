@@ -47,7 +47,6 @@ export function physicalReadiness(
       'slot-in-use',
       `subscription ${d.name}: the prepared slot ${d.slot} on ${d.from} is in use (pid ${slot.activePid ?? 'unknown'}); stop its consumer and apply again`,
     );
-  const settings = recoverySettings(slot.confirmedFlushLsn ?? 'the slot’s LSN');
   if (!slot.confirmedFlushLsn)
     return fail(
       'init-slot-unread',
@@ -59,7 +58,7 @@ export function physicalReadiness(
     return fail(
       'init-not-a-clone',
       `subscription ${d.name} uses init method physical, but ${d.node} is not a physical clone of ${d.from} (system identifier ` +
-        `${subId ?? 'unread'}; ${d.from}'s is ${pubId ?? 'unread'}): restore a base backup of ${d.from} on ${d.node} with ${settings}, then apply again`,
+        `${subId ?? 'unread'}; ${d.from}'s is ${pubId ?? 'unread'}): ${anotherWayOut(d)}`,
     );
   const [own, theirs] = [node.walHistory, publisher.walHistory];
   for (const [name, h] of [
@@ -79,14 +78,14 @@ export function physicalReadiness(
     return fail(
       'init-clone-not-promoted',
       `subscription ${d.name}: ${d.node} is still on ${d.from}'s timeline ${own.timeline}, so where its copy of ${d.from} ends cannot be read ` +
-        `(a copy started without recovery, or ${d.from} itself?); restore it with ${settings}`,
+        `(a copy started without recovery, or ${d.from} itself?); if ${d.node} is a standby of ${d.from} still in recovery, promote it (pg_ctl promote) once it has replayed slot ${d.slot}'s LSN ${slotLsn}; else ${anotherWayOut(d)}`,
     );
   const fork = own.forks.find((f) => f.timeline === theirs.timeline);
   if (!fork)
     return fail(
       'init-clone-elsewhere',
       `subscription ${d.name}: ${d.node}'s timeline ${own.timeline} does not fork from ${d.from}'s timeline ${theirs.timeline} ` +
-        `(its history: ${own.forks.map((f) => `${f.timeline} until ${f.switchLsn}`).join(', ') || 'none'}); restore a copy of ${d.from} as it is now, with ${settings}`,
+        `(its history: ${own.forks.map((f) => `${f.timeline} until ${f.switchLsn}`).join(', ') || 'none'}); ${anotherWayOut(d)}`,
     );
   const forkLsn = normaliseLsn(fork.switchLsn);
   // a copy holds no more of a primary's WAL than it has flushed: a fork past that is another
@@ -103,7 +102,7 @@ export function physicalReadiness(
     return fail(
       'init-restore-early',
       `subscription ${d.name}: ${d.node} holds ${d.from}'s changes up to ${forkLsn} (where its timeline forked from ${d.from}'s), ` +
-        `before slot ${d.slot}'s LSN ${slotLsn}: the changes between are neither on ${d.node} nor in the slot; restore it again with ${settings}, then apply again`,
+        `before slot ${d.slot}'s LSN ${slotLsn}: the changes between are neither on ${d.node} nor in the slot; ${anotherWayOut(d)}`,
     );
   // the mark the publisher committed before the slot: in every copy of it forked at or after the slot
   const key = cloneMarkKey(d);
@@ -180,9 +179,4 @@ function anotherWayOut(d: SubscriptionSpec): string {
 /** The key of a physical init's mark in `ObservedNode.cloneMarks`: its publisher and slot. */
 export function cloneMarkKey(d: { from: string; slot: string }): string {
   return `${d.from}/${d.slot}`;
-}
-
-/** The recovery settings of a clone that forks exactly at `lsn`. */
-export function recoverySettings(lsn: string): string {
-  return `recovery_target_lsn = '${lsn}', recovery_target_inclusive = off, recovery_target_action = promote`;
 }
