@@ -30,18 +30,21 @@ export async function readInsertLsn(client: pg.Client): Promise<string> {
   return rows[0]!.lsn;
 }
 
-/** Those of `slots` that have not confirmed `mark` (a slot that does not exist among them), by name. */
+/**
+ * Those of `slots` that have not confirmed `mark`, by name, and whether a walsender streams each
+ * (null: no such slot).
+ */
 export async function slotsBehind(
   client: pg.Client,
   slots: readonly string[],
   mark: string,
-): Promise<string[]> {
-  const { rows } = await client.query<{ name: string }>(
-    `select s.name from pg_catalog.unnest($1::text[]) as s(name)
-      where not exists (select 1 from pg_catalog.pg_replication_slots r
-                         where r.slot_name = s.name and r.confirmed_flush_lsn >= $2::pg_lsn)
+): Promise<Array<{ name: string; streamed: boolean | null }>> {
+  const { rows } = await client.query<{ name: string; streamed: boolean | null }>(
+    `select s.name, r.active as streamed from pg_catalog.unnest($1::text[]) as s(name)
+       left join pg_catalog.pg_replication_slots r on r.slot_name = s.name
+      where r.confirmed_flush_lsn is null or r.confirmed_flush_lsn < $2::pg_lsn
       order by s.name`,
     [slots, mark],
   );
-  return rows.map((r) => r.name);
+  return rows;
 }

@@ -98,6 +98,16 @@ export async function slotsPastNow(
   for (;;) {
     const behind = await slotsBehind(client, slots, mark);
     if (behind.length === 0) return;
-    await pause(`slot ${behind.join(', ')} has not confirmed a position past its creation (${mark})`);
+    // why it does not move, as far as the publisher shows it
+    const why = behind.map((b) =>
+      b.streamed === null
+        ? `; slot ${b.name} does not exist there`
+        : b.streamed
+          ? ''
+          : `; no walsender streams slot ${b.name}: its subscription's worker is not running, fails, or connects to another server (steep status says which)`,
+    );
+    await pause(
+      `slot ${behind.map((b) => b.name).join(', ')} has not confirmed a position past its creation (${mark})${why.join('')}`,
+    );
   }
 }
