@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { disabledOnError } from '../model/disableOnError.js';
 import { quoteIdent, THIS_DATABASE_OID } from '../model/sql.js';
 import { PG15 } from '../model/versions.js';
 import { type SteepDisableRow, steepDisablesQuery } from './queries/steepDisables.js';
@@ -49,6 +50,22 @@ export async function readDisableOnError(
     errorsCounted: r.errors,
     ...(own !== undefined ? { steepDisabledAt: own } : {}),
   };
+}
+
+/**
+ * Whether PostgreSQL disabled subscription `name` at an error (model/disableOnError.ts
+ * `disabledOnError`), read only when a sample shows it disabled (`enabled`): a follow of its
+ * copy stops there, since nothing moves until it is enabled again.
+ */
+export async function readDisabledAtError(
+  client: pg.Client,
+  version: number,
+  name: string,
+  enabled: boolean,
+  state: { schema: string; node: string },
+): Promise<boolean> {
+  if (enabled || version < PG15) return false;
+  return disabledOnError({ enabled, ...(await readDisableOnError(client, version, name, state)) });
 }
 
 /** The errors counted at apply's last DISABLE of `name` (steepDisablesQuery); undefined: none recorded or readable. */

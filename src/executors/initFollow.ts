@@ -9,6 +9,7 @@
  */
 
 import type pg from 'pg';
+import { readDisabledAtError } from '../catalog/errorCounters.js';
 import {
   readFinishedCopies,
   readPublishedTableSizes,
@@ -64,6 +65,8 @@ export interface FollowOptions {
    * `init.interrupted` error. Only the follow stops: the init goes on in PostgreSQL.
    */
   signal?: AbortSignal;
+  /** the command a failure names to resume (default `steep apply`; a reinit names its own) */
+  resume?: string;
 }
 
 /** Samples are cheap (two small queries per node): frequent ones end the follow as soon as it is synchronized. */
@@ -183,6 +186,7 @@ export async function followInit(t: FollowTarget, opts: FollowOptions): Promise<
       publisher: t.publisher.name,
       slot: t.slot,
       route: subscriberRoute(t.publisher),
+      ...(opts.resume ? { resume: opts.resume } : {}),
     };
     const began = Date.now();
     const take = sampler(t, sub, pub, version);
@@ -339,7 +343,10 @@ function sampler(t: FollowTarget, sub: pg.Client, pub: ReconnectingSession, vers
       const finished = await readFinishedCopies(sub, t.subscription);
       lostSyncSlots = (await pub.use((c) => withoutSyncSlot(c, finished))) ?? [];
     }
-    return { at, subscriber, sizes, slot, publisherError: pub.error, lostSyncSlots };
+    const state = { schema: t.stateSchema, node: t.subscriber.name };
+    const enabled = subscriber.activity?.enabled !== false;
+    const disabledAtError = await readDisabledAtError(sub, version, t.subscription, enabled, state);
+    return { at, subscriber, sizes, slot, publisherError: pub.error, lostSyncSlots, disabledAtError };
   };
 }
 

@@ -164,6 +164,7 @@ export async function executeReinit(s: ReinitSessions, plan: ReinitPlan, r: Rein
       },
       pollMs: r.pollMs,
       signal: r.signal,
+      resume: adviceText('reinitTables', t.subscription, plan.tables),
     }).catch((err: unknown) => {
       if (!(err instanceof SteepError) || err.code !== 'init.interrupted') throw err;
       const p = seen as InitProgress | null;

@@ -4,6 +4,7 @@
  */
 import { adviceText } from './advice.js';
 import type { InitProgress, SlotLag } from './initState.js';
+import { quoteIdent } from './sql.js';
 import { qualifiedName } from './topology.js';
 import { PG15 } from './versions.js';
 
@@ -37,10 +38,12 @@ export interface InitSubject {
   slot: string;
   /** where the subscriber's workers connect to the publisher, as a DBA would look for it */
   route: string;
+  /** the command that resumes the follow once the cause is fixed (default `steep apply`; a reinit's own) */
+  resume?: string;
 }
 
 export interface Failure {
-  kind: 'publisher' | 'path' | 'sync' | 'apply' | 'workers' | 'sync_slot';
+  kind: 'publisher' | 'path' | 'sync' | 'apply' | 'workers' | 'sync_slot' | 'disabled';
   reason: string;
 }
 
@@ -144,11 +147,29 @@ export function failure(
   // PostgreSQL 15 counts the workers' errors (pg_stat_subscription_stats)
   if (version >= PG15) watchErrors(w, errors, now, failAfterMs);
   const failed =
+    disabledAtError(j) ??
     publisherUnreachable(j) ??
     lostSyncSlots(j) ??
     pathBroken(j) ??
     (version >= PG15 ? workerFailing(j, errors) : workersStalled(j));
   return { failed, watch: w };
+}
+
+/**
+ * PostgreSQL disabled the subscription at an error (disable_on_error): its workers stopped and
+ * none starts again until someone enables it, so there is nothing to wait for: told at the first
+ * sample that shows it. Its error counts say which worker failed; its message is only in the
+ * subscriber's server log.
+ */
+function disabledAtError({ p }: Judged): Failure | null {
+  if (!p.disabledAtError) return null;
+  const sync = (p.syncErrorCount ?? 0) > 0;
+  return {
+    kind: 'disabled',
+    reason:
+      `PostgreSQL disabled it at an error of its ${sync ? 'table synchronisation' : 'apply'} worker ` +
+      `(disable_on_error; pg_stat_subscription_stats: sync_error_count ${p.syncErrorCount ?? 0}, apply_error_count ${p.applyErrorCount ?? 0}), so its copy has stopped`,
+  };
 }
 
 /** A table copied: the workers got past whatever failed before, so errors are counted afresh. */
@@ -266,16 +287,24 @@ export function failedReason(
       '(the other tables keep streaming), which follows the init to synchronized'
     );
   }
+  const resume = t.resume ?? 'steep apply';
+  if (failed.kind === 'disabled') {
+    return (
+      `init of subscription ${t.subscription} on ${t.subscriber} failed: ${failed.reason}${notCopied(p)}; ` +
+      `PostgreSQL's message is in ${logAt} ("logical replication subscription "${t.subscription}" has been disabled due to an error" and the error before it); ` +
+      `fix its cause, then run ALTER SUBSCRIPTION ${quoteIdent(t.subscription)} ENABLE on ${t.subscriber} and \`${resume}\` again, which follows the copy to synchronized`
+    );
+  }
   const where =
     failed.kind === 'publisher'
-      ? `the slot ${t.slot} on ${t.publisher} is kept: once ${t.publisher} is back, run steep apply again to resume`
+      ? `the slot ${t.slot} on ${t.publisher} is kept: once ${t.publisher} is back, run ${resume} again to resume`
       : failed.kind === 'path'
         ? `check that ${t.subscriber} can reach ${t.publisher} there (network, firewall, pg_hba.conf on ${t.publisher}); ` +
           `PostgreSQL's message is in ${logAt} (look for "could not connect to the publisher" or "could not receive data from WAL stream"); ` +
-          `the slot ${t.slot} on ${t.publisher} is kept: once ${t.subscriber} reaches ${t.publisher} again, run steep apply again to resume`
+          `the slot ${t.slot} on ${t.publisher} is kept: once ${t.subscriber} reaches ${t.publisher} again, run ${resume} again to resume`
         : (causes.length > 0
             ? `PostgreSQL refuses it: ${causes.join('; ')}; `
             : `PostgreSQL's message is in ${logAt} (look for "logical replication" errors); `) +
-          `the slot ${t.slot} on ${t.publisher} is kept: fix the cause and run steep apply again to resume`;
+          `the slot ${t.slot} on ${t.publisher} is kept: fix the cause and run ${resume} again to resume`;
   return `init of subscription ${t.subscription} on ${t.subscriber} failed: ${failed.reason}${notCopied(p)}; ${where}`;
 }

@@ -44,6 +44,8 @@ export interface InitSample {
   publisherError: string | null;
   /** tables copied (`f`) whose table-sync slot the publisher no longer has (lostSyncSlots) */
   lostSyncSlots?: string[];
+  /** disabled by PostgreSQL at an error (catalog/errorCounters.ts `readDisabledAtError`) */
+  disabledAtError?: boolean;
 }
 
 /** Where each state sits on the way to synchronized; an init only moves forward on it. */
@@ -221,6 +223,7 @@ export class InitTracker {
       sampledAt: new Date(sample.at).toISOString(),
       tables,
       ...(sample.lostSyncSlots?.length ? { lostSyncSlots: sample.lostSyncSlots } : {}),
+      ...(sample.disabledAtError ? { disabledAtError: true as const } : {}),
     };
   }
 }

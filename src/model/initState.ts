@@ -132,6 +132,11 @@ export interface InitProgress extends SubscriptionRef {
   deferredIndexes?: DeferredIndexProgress[];
   /** tables copied (`f`) whose table-sync slot is gone from the publisher: they never finish */
   lostSyncSlots?: string[];
+  /**
+   * PostgreSQL disabled the subscription at an error (disable_on_error, model/disableOnError.ts):
+   * nothing moves until it is enabled again, so a follow stops at once
+   */
+  disabledAtError?: true;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { adviceText } from '../model/advice.js';
+import { disabledOnErrorText } from '../model/disableOnError.js';
 import type { DeferredIndexProgress, InitProgress } from '../model/initState.js';
 import type { StatusState } from '../model/statusWords.js';
 import { divergedAdvice } from './repairAdvice.js';
@@ -119,6 +120,10 @@ export function renderInitStatus(list: InitProgress[]): string {
       );
     if (p.lostSyncSlots && p.lostSyncSlots.length > 0)
       out.push(`  lost sync  ${lostSyncText(p.subscription, p.from, p.state, p.lostSyncSlots)}`);
+    if (p.disabledAtError) {
+      const counted = `sync ${p.syncErrorCount ?? 0}, apply ${p.applyErrorCount ?? 0}`;
+      out.push(`  stopped    ${disabledOnErrorText(p.subscription, p.node, counted)}`);
+    }
     for (const x of p.deferredIndexes ?? []) out.push(`  indexes    ${deferredIndexText(x)}`);
     if (p.startedAt) out.push(`  started    ${p.startedAt}`);
     if (p.publisherError) out.push(`  publisher  ${p.publisherError}`);

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { readDisabledAtError } from '../catalog/errorCounters.js';
 import {
   readFinishedCopies,
   readIndexBuilds,
@@ -130,6 +131,8 @@ export class InitObserver {
       const recorded = info.stateTables ? await states.get(c, d.name) : null;
       const lastSaved = info.stateTables ? await progress.get(c, d.name) : null;
       const subscriber = await sampleSubscriber(c, info.version, d.name);
+      const enabled = subscriber.activity?.enabled !== false;
+      const stopped = await readDisabledAtError(c, info.version, d.name, enabled, { schema, node: d.node });
       const finished = subscriber.tables.some((t) => t.state === 'f')
         ? await readFinishedCopies(c, d.name)
         : [];
@@ -140,10 +143,10 @@ export class InitObserver {
       const deferred = info.stateTables
         ? await deferredIndexes(c, new DeferredIndexStore(schema, d.node), d.name)
         : [];
-      return { recorded, lastSaved, subscriber, info, diverged, finished, deferred };
+      return { recorded, lastSaved, subscriber, info, diverged, finished, deferred, stopped };
     });
     if (!read) return this.unreachable(w, `${d.node}: ${sub.error ?? 'unreachable'}`);
-    const { recorded, lastSaved, subscriber, info, diverged, finished, deferred } = read;
+    const { recorded, lastSaved, subscriber, info, diverged, finished, deferred, stopped } = read;
     const recordedState: InitState = recorded?.state ?? 'uninitialized';
     if (!w.tracker) {
       const fresh = lastSaved && Date.now() - lastSaved.updatedAt.getTime() <= SEED_WITHIN_MS;
@@ -166,7 +169,15 @@ export class InitObserver {
     const lostSyncSlots =
       finished.length > 0 ? ((await pub.use((c) => withoutSyncSlot(c, finished))) ?? []) : [];
     const p = w.tracker.update(
-      { at: Date.now(), subscriber, sizes, slot, publisherError: pub.error, lostSyncSlots },
+      {
+        at: Date.now(),
+        subscriber,
+        sizes,
+        slot,
+        publisherError: pub.error,
+        lostSyncSlots,
+        disabledAtError: stopped,
+      },
       { error: recorded?.error ?? null },
     );
     // figures written this recently by another follower (apply): it records the moves; figures this

@@ -10,7 +10,7 @@ export default class InitStatus extends SteepCommand {
   static override summary = "Show the state and live progress of subscriptions' initialisation.";
   static override description =
     `Per subscription: its init state (uninitialized, preparing, copying, catching_up, synchronized, diverged, failed, reinitializing), the copy's % done (weighted by the publisher's table sizes), tables done/total, the tables being copied, rows/s, ETA, the lag still to catch up, and the indexes steep's own copy deferred for a big table (which, and the phase of their build while it runs) — sampled live from the subscriber (pg_subscription_rel, pg_stat_progress_copy, pg_stat_progress_create_index) and the publisher (table sizes, slot lag).
-With --watch it refreshes every second until every init shown is synchronized (or until interrupted); with --json it prints a JSON array (one per refresh with --watch).`;
+With --watch it refreshes every second until every init shown is synchronized or stopped by PostgreSQL at an error (disable_on_error: exit 1), or until interrupted; with --json it prints a JSON array (one per refresh with --watch).`;
   static override examples = [
     '<%= config.bin %> init status',
     '<%= config.bin %> init status west_orders --watch',
@@ -39,19 +39,23 @@ With --watch it refreshes every second until every init shown is synchronized (o
       flags.json ? { json: list } : renderInitStatus(list);
     try {
       if (flags.watch) {
-        let synchronized = false;
+        let settled = false;
+        let stopped = false;
         await watch(
           async () => {
             const list = await observer.sample();
-            synchronized = list.length > 0 && list.every((p) => p.state === 'synchronized');
+            // a copy PostgreSQL disabled at an error moves no more until it is enabled: nothing to wait for
+            stopped = list.some((p) => p.disabledAtError);
+            settled = list.length > 0 && list.every((p) => p.state === 'synchronized' || p.disabledAtError);
             return render(list);
           },
           {
             intervalMs: flags.interval,
             redraw: !flags.json && process.stdout.isTTY === true,
-            done: () => synchronized,
+            done: () => settled,
           },
         );
+        if (stopped) setExitCode(1);
         return;
       }
       const list = await sampleOnce(observer);

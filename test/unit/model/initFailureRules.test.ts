@@ -32,6 +32,8 @@ interface Moment {
   copied?: number;
   /** tables in `f` whose table-sync slot is gone from the publisher */
   lost?: string[];
+  /** PostgreSQL disabled the subscription at an error (disable_on_error) */
+  disabled?: boolean;
 }
 
 function progress(m: Moment, version: number, ms: number): InitProgress {
@@ -60,11 +62,12 @@ function progress(m: Moment, version: number, ms: number): InitProgress {
     publisherError: m.publisherError ?? null,
     subscriberError: null,
     exists: true,
-    enabled: true,
+    enabled: m.disabled !== true,
     error: null,
     startedAt: null,
     sampledAt: new Date(0).toISOString(),
     ...(m.lost ? { lostSyncSlots: m.lost } : {}),
+    ...(m.disabled ? { disabledAtError: true as const } : {}),
     tables: [
       {
         schema: 'public',
@@ -167,6 +170,27 @@ describe('init failure rules', () => {
       { version: PG18, failAfterMs: 3000, untilMs: 120_000 },
     );
     expect(f).toBeNull();
+  });
+
+  it('a copy PostgreSQL disabled at its first error (disable_on_error): disabled, at the first sample showing it', () => {
+    // one error only: never twice, so the worker rule alone would wait for ever
+    const f = follow(
+      (ms) => (ms < 1000 ? {} : { syncErrors: 1, disabled: true, streaming: false, workersRunning: false }),
+      { version: PG18, failAfterMs: 15_000, untilMs: 120_000 },
+    );
+    expect(f).toMatchObject({ kind: 'disabled', atMs: 1000 });
+    const p = progress({ syncErrors: 1, disabled: true }, PG18, 1000);
+    expect(failedReason(TARGET, f as never, p, 'the server log of west', [])).toBe(
+      'init of subscription west_s on west failed: PostgreSQL disabled it at an error of its table synchronisation worker ' +
+        '(disable_on_error; pg_stat_subscription_stats: sync_error_count 1, apply_error_count 0), so its copy has stopped; ' +
+        "tables not yet ready: public.a; PostgreSQL's message is in the server log of west " +
+        '("logical replication subscription "west_s" has been disabled due to an error" and the error before it); ' +
+        'fix its cause, then run ALTER SUBSCRIPTION "west_s" ENABLE on west and `steep apply` again, which follows the copy to synchronized',
+    );
+    const reinit = { ...TARGET, resume: 'steep reinit west_s --tables public.a' };
+    expect(failedReason(reinit, f as never, p, 'the server log of west', [])).toContain(
+      'and `steep reinit west_s --tables public.a` again',
+    );
   });
 
   it('a table sync that fails again after each restart: sync, once it failed twice and the patience is over', () => {
