@@ -7,7 +7,12 @@
  */
 
 import { publicationAddress } from '../../model/address.js';
-import type { ObservedNode, ObservedPublication, ObservedTable } from '../../model/cluster.js';
+import type {
+  ObservedNode,
+  ObservedPublication,
+  ObservedTable,
+  OtherDatabaseSubscription,
+} from '../../model/cluster.js';
 import { lockHeldMessage } from '../../model/lockHolder.js';
 import { compareText } from '../../model/order.js';
 import { displayTable, quoteTable } from '../../model/sql.js';
@@ -130,6 +135,13 @@ function copiesInPlan(ctx: PlanContext) {
   });
 }
 
+/** `other databases of this server: crm_in, crm_off in crm; bi_in in bi` */
+function otherDatabasesText(list: readonly OtherDatabaseSubscription[]): string {
+  const byDatabase = new Map<string, string[]>();
+  for (const o of list) byDatabase.set(o.database, [...(byDatabase.get(o.database) ?? []), o.name]);
+  return `other databases of this server: ${[...byDatabase].map(([db, subs]) => `${subs.join(', ')} in ${db}`).join('; ')}`;
+}
+
 /**
  * What subscriptions need of their servers at the peak of the initial copies this plan starts
  * (all of them run at once): on the subscriber, an apply worker per enabled subscription and up
@@ -158,15 +170,34 @@ function checkCopyCapacity(ctx: PlanContext): void {
     const others = Object.values(node.subscriptions).filter(
       (o) => o.enabled && !dropped.has(o.name) && !declared.some((d) => d.name === o.name),
     );
-    const applyWorkers = declared.filter((d) => d.enabled).length + others.length;
+    const own = declared.filter((d) => d.enabled).length + others.length;
+    // the server's other databases' subscriptions draw on the same workers
+    const elsewhere = (node.otherDatabaseSubscriptions ?? []).filter((o) => o.enabled);
+    const applyWorkers = own + elsewhere.length;
     const syncs = copies.filter((c) => c.subscriber === name).reduce((n, c) => n + c.syncs, 0);
     const max = node.settings.maxLogicalReplicationWorkers;
     const setting = `max_logical_replication_workers is ${max}`;
+    const users = elsewhere.length > 0 ? ` (${otherDatabasesText(elsewhere)})` : '';
     if (applyWorkers > max) {
       ctx.error(
         'preflight.max_logical_replication_workers',
-        `${name}: ${setting}, and ${applyWorkers} enabled ${applyWorkers === 1 ? 'subscription needs' : 'subscriptions each need'} an apply worker; ` +
+        `${name}: ${setting}, and ${applyWorkers} enabled ${applyWorkers === 1 ? 'subscription needs' : 'subscriptions each need'} an apply worker${users}; ` +
           `set max_logical_replication_workers = ${applyWorkers + syncs} or more and restart`,
+        { node: name },
+      );
+    } else if (syncs > 0 && own >= max) {
+      // the apply workers of this database alone take every worker: no table sync can ever start
+      ctx.error(
+        'preflight.max_logical_replication_workers',
+        `${name}: ${setting}, and the apply workers of its ${own} enabled subscription${own === 1 ? '' : 's'} take them all, so no table copy can start ` +
+          `(PostgreSQL waits for a free worker for as long as they run); set max_logical_replication_workers = ${applyWorkers + syncs} or more and restart`,
+        { node: name },
+      );
+    } else if (syncs > 0 && applyWorkers >= max) {
+      ctx.warn(
+        'preflight.max_logical_replication_workers',
+        `${name}: ${setting}, and the apply workers of ${applyWorkers} enabled subscriptions take them all${users}, so no table copy can start while those run ` +
+          `(the init would wait for a free worker): set max_logical_replication_workers = ${applyWorkers + syncs} and restart, or disable those subscriptions first`,
         { node: name },
       );
     } else if (applyWorkers + syncs > max) {

@@ -216,6 +216,39 @@ describe('preflight', () => {
     expect(codes(runPlan(t, s).warnings)).toContain('preflight.max_worker_processes');
   });
 
+  it('workers the apply workers take all: an error when this database alone does, a warning naming the other databases', () => {
+    const t = base();
+    const s = fresh(t);
+    const west = at(s, 'west');
+    west.settings.maxLogicalReplicationWorkers = 1;
+    let p = runPlan(t, s);
+    expect(p.errors).toEqual([
+      {
+        code: 'preflight.max_logical_replication_workers',
+        node: 'west',
+        message:
+          'west: max_logical_replication_workers is 1, and the apply workers of its 1 enabled subscription take them all, so no table copy can start ' +
+          '(PostgreSQL waits for a free worker for as long as they run); set max_logical_replication_workers = 3 or more and restart',
+      },
+    ]);
+    west.settings.maxLogicalReplicationWorkers = 3;
+    west.otherDatabaseSubscriptions = [
+      { database: 'crm', name: 'crm_in', slot: 'crm_in', enabled: true },
+      { database: 'crm', name: 'crm_out', slot: 'crm_out', enabled: true },
+      { database: 'crm', name: 'crm_off', slot: 'crm_off', enabled: false },
+    ];
+    p = runPlan(t, s);
+    expect(p.errors).toEqual([]);
+    expect(p.warnings).toContainEqual({
+      code: 'preflight.max_logical_replication_workers',
+      node: 'west',
+      message:
+        'west: max_logical_replication_workers is 3, and the apply workers of 3 enabled subscriptions take them all ' +
+        '(other databases of this server: crm_in, crm_out in crm), so no table copy can start while those run ' +
+        '(the init would wait for a free worker): set max_logical_replication_workers = 5 and restart, or disable those subscriptions first',
+    });
+  });
+
   it('another steep command holding the lock on a node → a warning naming it', () => {
     const t = base();
     const s = observe(t);
