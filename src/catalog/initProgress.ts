@@ -5,6 +5,7 @@ import type {
   SubscriberSample,
   SubscriptionActivity,
   SubscriptionTableSample,
+  WorkerUse,
 } from '../model/initState.js';
 import { isoTime, THIS_DATABASE_OID } from '../model/sql.js';
 import type { TableName } from '../model/topology.js';
@@ -118,6 +119,25 @@ export async function sampleSubscriber(
     ),
   ]);
   return { activity: activity[0] ?? null, tables: tables.rows };
+}
+
+/**
+ * The server's logical replication workers: max_logical_replication_workers, the workers running
+ * (apply, table sync and parallel apply, pg_stat_subscription over every database: pg_subscription
+ * is a shared catalog) and whose they are, most first. Read while a copy waits for a worker.
+ */
+export async function readWorkerUse(client: pg.Client): Promise<WorkerUse> {
+  const { rows } = await client.query<WorkerUse>(
+    `select current_setting('max_logical_replication_workers')::int as max,
+       (select count(*) from pg_catalog.pg_stat_subscription where pid is not null)::int as running,
+       coalesce((select json_agg(json_build_object('database', d.datname::text, 'subscription', s.subname::text,
+                                                   'workers', w.n) order by w.n desc, d.datname, s.subname)
+                   from (select subid, count(*)::int as n from pg_catalog.pg_stat_subscription
+                          where pid is not null group by subid) w
+                   join pg_catalog.pg_subscription s on s.oid = w.subid
+                   join pg_catalog.pg_database d on d.oid = s.subdbid), '[]'::json) as users`,
+  );
+  return rows[0]!;
 }
 
 /** Sizes and estimated rows of the given tables on the publisher, by `schema.name`. */

@@ -3,6 +3,7 @@ import type { ApplyEvent, EventSink } from '../executors/events.js';
 import { printAddress } from '../model/address.js';
 import type { Step } from '../model/plan.js';
 import { stepClass } from '../model/stepClass.js';
+import { SAY_EVERY_MS } from '../model/waits.js';
 
 function deferred() {
   let resolve!: () => void;
@@ -76,7 +77,8 @@ export class ApplyProgress {
 
   /**
    * Live detail of a running step (an init's % done, tables, rows/s, ETA) under its line.
-   * Without a TTY each detail is a log line: when its phase changes, else at most one per 10 s.
+   * Without a TTY each detail is a log line: when its phase changes, else one per SAY_EVERY_MS
+   * (a wait is never silent for longer).
    */
   detail(stepId: string, text: string): void {
     const task = this.tasks.get(stepId);
@@ -88,7 +90,7 @@ export class ApplyProgress {
       const changed = !last || phase(last.text) !== phase(text);
       // a copy's first line waits for its rate
       const ready = phase(text) !== 'copying' || text.includes('rows/s');
-      if (!(changed && ready) && !(last && now - last.at >= 10_000)) return;
+      if (!(changed && ready) && !(last && now - last.at >= SAY_EVERY_MS)) return;
     }
     this.lastDetail.set(stepId, { text, at: now });
     task.output = text;

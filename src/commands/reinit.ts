@@ -5,6 +5,7 @@ import { approvalFlags, commaList, globalFlags, jsonFlag, requiredArg } from '..
 import { Interruption } from '../cli/interruption.js';
 import { LineProgress } from '../cli/lineProgress.js';
 import { adviceText } from '../model/advice.js';
+import { SAY_EVERY_MS } from '../model/waits.js';
 import { progressLine } from '../render/initProgress.js';
 import { reinitRequest, reinitSubscription } from '../workflows/reinit.js';
 
@@ -52,10 +53,13 @@ Refuses tables the subscription does not carry, a subscription not yet initialis
     // listr2 draws on stdout: only above text output
     const tty = process.stdout.isTTY === true && !logJson && !flags.json;
     const line = tty ? new LineProgress(`reinit ${args.subscription}`) : null;
-    let lastPhase = '';
+    let last = { phase: '', at: 0 };
     const onEvent = this.events(
       tty
-        ? undefined
+        ? (e) => {
+            // a wait between the progress lines says what it waits for on the line
+            if (e.event === 'reinit.waiting' && e.message) line?.set(e.message);
+          }
         : (e) => {
             if (e.event === 'init.table_complete') return;
             if (e.message) this.err(`${e.event}: ${e.message}`, 'info');
@@ -90,9 +94,12 @@ Refuses tables the subscription does not carry, a subscription not yet initialis
         onEvent,
         onProgress: (p) => {
           const text = progressLine(p);
+          // without a terminal: a line at each change of state, and one every SAY_EVERY_MS between
           if (line) line.set(text);
-          else if (!logJson && p.state !== lastPhase) this.err(text, 'info');
-          lastPhase = p.state;
+          else if (!logJson && (p.state !== last.phase || Date.now() - last.at >= SAY_EVERY_MS)) {
+            this.err(text, 'info');
+            last = { phase: p.state, at: Date.now() };
+          }
         },
       }).finally(() => line?.end()),
     );

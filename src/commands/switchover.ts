@@ -42,8 +42,13 @@ Exit codes: 0 released (or dry run), 1 refused, failed (the fence undone) or rel
           interruption.arm();
         },
         onEvent: this.events((e) => {
-          // the events before the steps' lines: preflight waiting for the lag, for prepared transactions
-          if (e.event === 'switchover.lag_wait' || e.event === 'switchover.prepared_wait')
+          // the events before the steps' lines: preflight waiting for the lag, for prepared transactions;
+          // a wait (the lag, prepared transactions, the drain) every few seconds while it lasts
+          if (
+            e.event === 'switchover.lag_wait' ||
+            e.event === 'switchover.prepared_wait' ||
+            e.event === 'switchover.waiting'
+          )
             this.err(e.message ?? '', 'info');
           if (e.event === 'switchover.missing_objects') this.err(e.message ?? '', 'warn');
         }),

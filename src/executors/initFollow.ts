@@ -15,6 +15,7 @@ import {
   readPublishedTableSizes,
   readServerLog,
   readSlotLag,
+  readWorkerUse,
   sampleSubscriber,
   withoutSyncSlot,
 } from '../catalog/initProgress.js';
@@ -27,12 +28,19 @@ import { isSessionLost } from '../db/sessionLost.js';
 import { subscriptionAddress } from '../model/address.js';
 import { adviceText } from '../model/advice.js';
 import { SteepError } from '../model/errors.js';
-import { afterTableCopied, type ErrorWatch, failedReason, failure } from '../model/initFailure.js';
+import {
+  afterTableCopied,
+  type ErrorWatch,
+  failedReason,
+  failure,
+  waitingText,
+} from '../model/initFailure.js';
 import { type InitSample, InitTracker, isCopied } from '../model/initFigures.js';
 import type { InitProgress, InitState, PublishedTableSize } from '../model/initState.js';
 import { setRoleDeniedText } from '../model/syncVerdict.js';
 import type { NodeSpec, SubscriptionSpec, TableName, Topology } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
+import { SAY_EVERY_MS } from '../model/waits.js';
 import { InitProgressStore } from '../state/initProgress.js';
 import { hasInitTables, type StateChange, SubscriptionStateStore } from '../state/subscriptionState.js';
 import type { ApplyEvent, EventSink } from './events.js';
@@ -195,6 +203,7 @@ export async function followInit(t: FollowTarget, opts: FollowOptions): Promise<
     const reportCopied = copiedTables(t, opts.onEvent, rec.recorded !== 'failed', startedAt ?? began);
     let watch: ErrorWatch = {};
     let savedAt = 0;
+    let saidAt = 0;
 
     for (;;) {
       const at = Date.now();
@@ -204,6 +213,22 @@ export async function followInit(t: FollowTarget, opts: FollowOptions): Promise<
       await rec.moveTo(p.state, p);
       const judged = failure(subject, p, sample.slot, at, watch, failAfterMs, version);
       watch = judged.watch;
+      const waiting = waitingText(subject, p, watch, at, failAfterMs);
+      if (waiting) {
+        p.waiting = waiting;
+        // the progress line carries it; a JSON log gets it as an event, as often
+        if (at - saidAt >= SAY_EVERY_MS) {
+          saidAt = at;
+          opts.onEvent({
+            event: 'init.waiting',
+            level: 'warn',
+            node: t.subscriber.name,
+            subscription: t.subscription,
+            phase: p.state,
+            message: waiting,
+          });
+        }
+      }
       if (judged.failed) {
         const log = await readServerLog(sub);
         const where = `the server log of ${t.subscriber.name}${log ? ` (${log})` : ''}`;
@@ -346,7 +371,22 @@ function sampler(t: FollowTarget, sub: pg.Client, pub: ReconnectingSession, vers
     const state = { schema: t.stateSchema, node: t.subscriber.name };
     const enabled = subscriber.activity?.enabled !== false;
     const disabledAtError = await readDisabledAtError(sub, version, t.subscription, enabled, state);
-    return { at, subscriber, sizes, slot, publisherError: pub.error, lostSyncSlots, disabledAtError };
+    // a table waits for its copy and no table-sync worker runs: whether a worker is free to run one
+    const waits = subscriber.tables.some((x) => x.state === 'i' || x.state === 'd');
+    const workerUse =
+      subscriber.activity?.enabled && subscriber.activity.syncWorkers === 0 && waits
+        ? await readWorkerUse(sub)
+        : undefined;
+    return {
+      at,
+      subscriber,
+      sizes,
+      slot,
+      publisherError: pub.error,
+      lostSyncSlots,
+      disabledAtError,
+      ...(workerUse ? { workerUse } : {}),
+    };
   };
 }
 

@@ -5,6 +5,7 @@ import { subscriptionAddress } from '../model/address.js';
 import { adviceText } from '../model/advice.js';
 import { SteepError } from '../model/errors.js';
 import type { InitProgress, InitState } from '../model/initState.js';
+import { SAY_EVERY_MS, waitedText } from '../model/waits.js';
 import type { ReinitPlan, ReinitStatement } from '../planner/init/reinit.js';
 import type { StateChange } from '../state/subscriptionState.js';
 import type { EventSink } from './events.js';
@@ -109,7 +110,7 @@ export async function executeReinit(s: ReinitSessions, plan: ReinitPlan, r: Rein
           // "skipped loading publication"), so the other tables' changes from before their
           // creation would never arrive. Switched only once the slot has confirmed past it
           // (an ENABLE before it lets the worker confirm).
-          await slotPastNow(s, t, r.signal, () => interrupted('before it switched the subscription'));
+          await slotPastNow(s, t, r, () => interrupted('before it switched the subscription'));
           switched = true;
         }
         if (st.node === 'subscriber' && !recorded) {
@@ -187,10 +188,12 @@ const CATCH_UP_MS = 600_000;
 async function slotPastNow(
   s: ReinitSessions,
   t: FollowTarget,
-  signal: AbortSignal | undefined,
+  r: Pick<ReinitRun, 'signal' | 'onEvent'>,
   stopped: () => SteepError,
 ): Promise<void> {
+  const signal = r.signal;
   const started = Date.now();
+  let said = started;
   const slot = t.slot;
   await slotsPastNow(s.publisher, [slot], async (what) => {
     if (signal?.aborted) throw stopped();
@@ -205,6 +208,16 @@ async function slotPastNow(
         'reinit.catch_up',
         `slot ${slot} has not confirmed a position past the reinit's temporary publications in ${CATCH_UP_MS / 1000} s (${what}): the subscription was not switched; run steep reinit again once it has caught up (steep status shows its lag)`,
       );
+    if (Date.now() - said >= SAY_EVERY_MS) {
+      said = Date.now();
+      r.onEvent({
+        event: 'reinit.waiting',
+        level: 'warn',
+        node: t.publisher.name,
+        subscription: t.subscription,
+        message: `waiting before the switch until slot ${slot} on ${t.publisher.name} confirms a position past the temporary publications: ${what} (${waitedText(started, said, CATCH_UP_MS)})`,
+      });
+    }
     await sleep(200, signal);
   });
 }

@@ -5,13 +5,13 @@ import { printAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
 import type { Step } from '../model/plan.js';
 import type { Topology } from '../model/topology.js';
+import { SAY_EVERY_MS } from '../model/waits.js';
 import { type EventSink, stepFields } from './events.js';
 import { sleep } from './sleep.js';
 
 /** How long the wait lasts when the step has no statement timeout. */
 const WAIT_MS = 600_000;
 const POLL_MS = 200;
-const SAY_EVERY_MS = 5_000;
 
 /**
  * Right after a publication's creation (`step.catchUpAfter`, planner/publications/

@@ -10,6 +10,7 @@ import {
   type UnsentChanges,
   type UnsentWriter,
 } from '../model/switchover.js';
+import { SAY_EVERY_MS, waitedText } from '../model/waits.js';
 import { ApplyLog, hasApplyLog } from '../state/applyLog.js';
 import { sleep } from './sleep.js';
 
@@ -144,9 +145,12 @@ export async function waitDrained(
   fenceLsn: string,
   timeoutMs: number,
   signal?: AbortSignal,
+  say: (text: string) => void = () => {},
 ): Promise<DrainResult> {
   const fence = lsnValue(fenceLsn);
-  const deadline = Date.now() + timeoutMs;
+  const started = Date.now();
+  const deadline = started + timeoutMs;
+  let said = started;
   for (;;) {
     const [origin, slot] = await Promise.all([
       readOriginProgress(neu, plan.subscription),
@@ -163,6 +167,12 @@ export async function waitDrained(
         `${plan.newNode} did not replay past the fence LSN ${fenceLsn} within --fence-timeout ${timeoutMs / 1000}s (origin at ${origin ?? 'none'}, slot ${plan.slot} confirmed ${confirmed ?? 'nothing'}${slot && !slot.active ? ', not streaming' : ''}): check subscription ${plan.subscription} on ${plan.newNode} (steep status)`,
         { node: plan.newNode, address: subscriptionAddress(plan.subscription) },
       );
+    if (Date.now() - said >= SAY_EVERY_MS) {
+      said = Date.now();
+      say(
+        `waiting for ${plan.newNode} to replay past the fence LSN ${fenceLsn} (origin at ${origin ?? 'none'}, slot ${plan.slot} confirmed ${confirmed ?? 'nothing'}; ${waitedText(started, said, timeoutMs)}, --fence-timeout)`,
+      );
+    }
     await sleep(POLL_MS, signal);
   }
 }
@@ -180,8 +190,10 @@ export async function waitLagUnder(
   maxLagBytes: number,
   timeoutMs: number,
   signal?: AbortSignal,
+  say: (text: string) => void = () => {},
 ): Promise<{ lagBytes: number | null; waitedMs: number }> {
   const t0 = Date.now();
+  let said = t0;
   let least: number | null = null;
   for (;;) {
     const s = await readSlotPosition(old, slot);
@@ -189,6 +201,12 @@ export async function waitLagUnder(
     least = least === null ? s.lagBytes : Math.min(least, s.lagBytes);
     if (s.lagBytes <= maxLagBytes || Date.now() - t0 >= timeoutMs || signal?.aborted)
       return { lagBytes: least, waitedMs: Date.now() - t0 };
+    if (Date.now() - said >= SAY_EVERY_MS) {
+      said = Date.now();
+      say(
+        `waiting for slot ${slot}'s lag to drop under --max-lag ${maxLagBytes} bytes: ${s.lagBytes} bytes now (${waitedText(t0, said, timeoutMs)}, --lag-timeout)`,
+      );
+    }
     await sleep(POLL_MS, signal);
   }
 }

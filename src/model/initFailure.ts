@@ -3,10 +3,11 @@
  * it `failed`, and the reason they give.
  */
 import { adviceText } from './advice.js';
-import type { InitProgress, SlotLag } from './initState.js';
+import type { InitProgress, SlotLag, WorkerUse } from './initState.js';
 import { quoteIdent } from './sql.js';
 import { qualifiedName } from './topology.js';
 import { PG15 } from './versions.js';
+import { waitedText } from './waits.js';
 
 /** What the failure rules remember from one sample to the next (absent: not seen). */
 export interface ErrorWatch {
@@ -20,6 +21,8 @@ export interface ErrorWatch {
   unreachableSince?: number;
   stalledSince?: number;
   detachedSince?: number;
+  /** since when no worker has been free for a table waiting for its copy */
+  starvedSince?: number;
   /** before 15: what the tables' copy looked like, and since when it has looked so */
   copy?: string;
   copyUnchangedSince?: number;
@@ -150,9 +153,68 @@ export function failure(
     disabledAtError(j) ??
     publisherUnreachable(j) ??
     lostSyncSlots(j) ??
-    pathBroken(j) ??
-    (version >= PG15 ? workerFailing(j, errors) : workersStalled(j));
+    // no worker free: that is why none streams or copies, whatever the other rules would infer
+    (starved(j)
+      ? noFreeWorker(j)
+      : (pathBroken(j) ?? (version >= PG15 ? workerFailing(j, errors) : workersStalled(j))));
   return { failed, watch: w };
+}
+
+/** How long a copy may wait for a free logical replication worker: as long as a copy that does not move. */
+export function workerWaitMs(failAfterMs: number): number {
+  return COPY_STALL_FACTOR * failAfterMs;
+}
+
+/** No table-sync worker runs, a table waits for its copy, and every logical replication worker of the server is taken. */
+function starved({ p, now, w }: Judged): boolean {
+  const use = p.workerUse;
+  const waiting =
+    p.enabled &&
+    p.syncWorkers === 0 &&
+    p.tables.some((x) => x.state === 'i' || x.state === 'd') &&
+    use !== undefined &&
+    use.running >= use.max;
+  return heldFor(w, 'starvedSince', waiting, now) !== null;
+}
+
+/** `sub_a in app (2), sub_b in crm (1)` */
+function workerUsers(use: WorkerUse): string {
+  const shown = use.users.slice(0, 5).map((u) => `${u.subscription} in ${u.database} (${u.workers})`);
+  return `${shown.join(', ')}${use.users.length > 5 ? ` and ${use.users.length - 5} more` : ''}`;
+}
+
+/** What a copy waiting for a worker waits for: `a free logical replication worker on west: all 2 … are in use (…)` */
+function workerWaitText(t: InitSubject, use: WorkerUse): string {
+  return (
+    `a free logical replication worker on ${t.subscriber}: all ${use.running} of max_logical_replication_workers ${use.max} are in use ` +
+    `(subscription in database (workers): ${workerUsers(use)})`
+  );
+}
+
+/** Waited the whole while for a free worker: PostgreSQL starts the copy only once one is free. */
+function noFreeWorker({ t, p, now, w, failAfterMs }: Judged): Failure | null {
+  const held = now - w.starvedSince!;
+  if (held < workerWaitMs(failAfterMs)) return null;
+  return {
+    kind: 'workers',
+    reason: `no table synchronisation worker could start for ${Math.round(held / 1000)} s: it waits for ${workerWaitText(t, p.workerUse!)}`,
+  };
+}
+
+/**
+ * While the copy waits for a free worker: `waiting 12 s of at most 60 s for a free logical
+ * replication worker on west: …`, for the follow's progress line (said every few seconds); else
+ * undefined.
+ */
+export function waitingText(
+  t: InitSubject,
+  p: InitProgress,
+  watch: ErrorWatch,
+  now: number,
+  failAfterMs: number,
+) {
+  if (watch.starvedSince === undefined || !p.workerUse) return undefined;
+  return `waiting ${waitedText(watch.starvedSince, now, workerWaitMs(failAfterMs))} for ${workerWaitText(t, p.workerUse)}`;
 }
 
 /**
@@ -196,7 +258,7 @@ function watchErrors(w: ErrorWatch, errors: number, now: number, failAfterMs: nu
 /** How long `holds` has held, remembered in `w[since]`: null (and forgotten) while it does not. */
 function heldFor(
   w: ErrorWatch,
-  since: 'unreachableSince' | 'detachedSince' | 'stalledSince',
+  since: 'unreachableSince' | 'detachedSince' | 'stalledSince' | 'starvedSince',
   holds: boolean,
   now: number,
 ): number | null {
@@ -288,6 +350,13 @@ export function failedReason(
     );
   }
   const resume = t.resume ?? 'steep apply';
+  if (failed.kind === 'workers' && p.workerUse) {
+    return (
+      `init of subscription ${t.subscription} on ${t.subscriber} failed: ${failed.reason}${notCopied(p)}; ` +
+      `raise max_logical_replication_workers on ${t.subscriber} (a restart), or disable a subscription that need not run now; ` +
+      `the subscription stays and PostgreSQL starts its copy once a worker is free: run \`${resume}\` again to follow it`
+    );
+  }
   if (failed.kind === 'disabled') {
     return (
       `init of subscription ${t.subscription} on ${t.subscriber} failed: ${failed.reason}${notCopied(p)}; ` +

@@ -11,6 +11,7 @@ import type {
   SlotLag,
   SubscriberSample,
   TableProgress,
+  WorkerUse,
 } from './initState.js';
 import { compareLsn } from './lsn.js';
 import { qualifiedName, type SubscriptionRef } from './topology.js';
@@ -46,6 +47,8 @@ export interface InitSample {
   lostSyncSlots?: string[];
   /** disabled by PostgreSQL at an error (catalog/errorCounters.ts `readDisabledAtError`) */
   disabledAtError?: boolean;
+  /** the server's logical replication workers, when read (no table-sync worker runs, a table waits) */
+  workerUse?: WorkerUse;
 }
 
 /** Where each state sits on the way to synchronized; an init only moves forward on it. */
@@ -224,6 +227,7 @@ export class InitTracker {
       tables,
       ...(sample.lostSyncSlots?.length ? { lostSyncSlots: sample.lostSyncSlots } : {}),
       ...(sample.disabledAtError ? { disabledAtError: true as const } : {}),
+      ...(sample.workerUse ? { workerUse: sample.workerUse } : {}),
     };
   }
 }

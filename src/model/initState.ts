@@ -137,6 +137,20 @@ export interface InitProgress extends SubscriptionRef {
    * nothing moves until it is enabled again, so a follow stops at once
    */
   disabledAtError?: true;
+  /**
+   * The server's logical replication workers, read while no table-sync worker runs and a table
+   * waits for its copy (catalog/initProgress.ts `readWorkerUse`)
+   */
+  workerUse?: WorkerUse;
+  /** what the copy waits for and for how long (`waiting 12 s of at most 60 s for …`), while it waits */
+  waiting?: string;
+}
+
+/** A server's logical replication workers: the setting, those running, and whose they are (every database). */
+export interface WorkerUse {
+  max: number;
+  running: number;
+  users: Array<{ database: string; subscription: string; workers: number }>;
 }
 
 /**

@@ -78,6 +78,7 @@ export function progressLine(p: InitProgress): string {
   if (p.publisherError) parts.push(`publisher ${p.from} unreachable`);
   if ((p.syncErrorCount ?? 0) > 0 || (p.applyErrorCount ?? 0) > 0)
     parts.push(`errors: sync ${p.syncErrorCount ?? 0}, apply ${p.applyErrorCount ?? 0}`);
+  if (p.waiting) parts.push(p.waiting);
   return parts.join(' · ');
 }
 

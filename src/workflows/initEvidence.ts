@@ -20,6 +20,7 @@ import { comparisonOf, FULL_BELOW_DEFAULT, implausibleRows, sampledSegments } fr
 import { qualifiedName, type SubscriptionSpec, type Topology } from '../model/topology.js';
 import type { TableComparison, TableVerdict, VerifyReport } from '../model/verify.js';
 import { oldestComparison } from '../model/verifyWindow.js';
+import { SAY_EVERY_MS } from '../model/waits.js';
 import { compareSummary, repairHint } from '../render/verify.js';
 import { readVerifiedEvidence } from '../state/verifiedEvidence.js';
 import { VerifiedSegmentsStore } from '../state/verifiedSegments.js';
@@ -231,7 +232,6 @@ async function compareSample(
 }
 
 /** How often a wait for tables joining a subscription says what it waits for. */
-const SAY_EVERY_MS = 10_000;
 
 /**
  * The tables that joined a running subscription in this apply (a refresh's copy by PostgreSQL),

@@ -44,6 +44,7 @@ import {
 } from '../model/switchover.js';
 import type { SubscriptionSpec, TableName, Topology } from '../model/topology.js';
 import { declaredSubscription, qualifiedName, tableOfQualified } from '../model/topology.js';
+import { SAY_EVERY_MS, waitedText } from '../model/waits.js';
 import { isComparison } from '../planner/compare/verify.js';
 import { decideSequence } from '../planner/sequences.js';
 import { fenceTriggerName } from '../planner/switchover/dataFence.js';
@@ -92,6 +93,8 @@ export async function switchover(configPath: string, subscription: string, opts:
         opts.maxLagBytes,
         opts.lagTimeoutMs,
         opts.signal,
+        (message) =>
+          opts.onEvent({ event: 'switchover.waiting', level: 'info', subscription: d.name, message }),
       );
       facts.slot.lagBytes = waited.lagBytes;
     }
@@ -350,11 +353,22 @@ async function waitPrepared(
     subscription: d.name,
     message: `${prepared.length} prepared transaction(s) open on ${d.from} (${prepared.map((p) => p.gid).join(', ')}): waiting up to --wait-prepared ${(opts.waitPreparedMs ?? 0) / 1000}s for them to end`,
   });
-  const until = Date.now() + (opts.waitPreparedMs ?? 0);
+  const started = Date.now();
+  const ceiling = opts.waitPreparedMs ?? 0;
+  let said = started;
   let open = prepared;
-  while (open.length > 0 && Date.now() < until && !opts.signal?.aborted) {
+  while (open.length > 0 && Date.now() < started + ceiling && !opts.signal?.aborted) {
     await new Promise((r) => setTimeout(r, 100));
     open = await readPreparedXacts(old);
+    if (open.length > 0 && Date.now() - said >= SAY_EVERY_MS) {
+      said = Date.now();
+      opts.onEvent({
+        event: 'switchover.waiting',
+        level: 'info',
+        subscription: d.name,
+        message: `waiting for ${open.length} prepared transaction(s) on ${d.from} to end (${open.map((p) => p.gid).join(', ')}; ${waitedText(started, said, ceiling)}, --wait-prepared)`,
+      });
+    }
   }
   return open;
 }

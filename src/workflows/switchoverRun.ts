@@ -137,6 +137,17 @@ export class SwitchoverRun {
     }
   }
 
+  /** A step that waits says so, what for and how long, every few seconds (model/waits.ts). */
+  private waiting(step: string, message: string): void {
+    this.opts.onEvent({
+      event: 'switchover.waiting',
+      level: 'info',
+      subscription: this.d.name,
+      step,
+      message,
+    });
+  }
+
   async execute(): Promise<void> {
     const { plan, opts, clients, d } = this;
     const old = clients.get(d.from)!;
@@ -175,7 +186,15 @@ export class SwitchoverRun {
         return `${plan.roles.join(', ')} read-only and without login on ${d.from}, ${terminated} session(s) ended, ${tables} table(s) fenced against every writer, fence LSN ${this.report.fenceLsn} (flushed)`;
       });
       await this.run('drain', async () => {
-        const r = await waitDrained(old, neu, plan, this.report.fenceLsn!, opts.fenceTimeoutMs, opts.signal);
+        const r = await waitDrained(
+          old,
+          neu,
+          plan,
+          this.report.fenceLsn!,
+          opts.fenceTimeoutMs,
+          opts.signal,
+          (text) => this.waiting('drain', text),
+        );
         this.report.drainedLsn = r.originLsn;
         this.report.confirmedLsn = r.confirmedLsn;
         return drainDetail(this.report.fenceLsn!, r.originLsn, r.confirmedLsn, r.by);

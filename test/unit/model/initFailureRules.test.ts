@@ -34,6 +34,8 @@ interface Moment {
   lost?: string[];
   /** PostgreSQL disabled the subscription at an error (disable_on_error) */
   disabled?: boolean;
+  /** every logical replication worker of the server taken (2 of 2, one by another database's subscription) */
+  starved?: boolean;
 }
 
 function progress(m: Moment, version: number, ms: number): InitProgress {
@@ -68,6 +70,18 @@ function progress(m: Moment, version: number, ms: number): InitProgress {
     sampledAt: new Date(0).toISOString(),
     ...(m.lost ? { lostSyncSlots: m.lost } : {}),
     ...(m.disabled ? { disabledAtError: true as const } : {}),
+    ...(m.starved
+      ? {
+          workerUse: {
+            max: 2,
+            running: 2,
+            users: [
+              { database: 'crm', subscription: 'crm_in', workers: 1 },
+              { database: 'app', subscription: 'other', workers: 1 },
+            ],
+          },
+        }
+      : {}),
     tables: [
       {
         schema: 'public',
@@ -192,6 +206,22 @@ describe('init failure rules', () => {
       'and `steep reinit west_s --tables public.a` again',
     );
   });
+
+  it.each([PG18, PG14])(
+    'a copy that waits for a free worker (all taken, its apply worker too): workers after four times the patience, not path (%i)',
+    (version) => {
+      const f = follow(() => ({ copied: 0, workersRunning: false, streaming: false, starved: true }), {
+        version,
+        failAfterMs: 3000,
+        untilMs: 60_000,
+      });
+      expect(f).toMatchObject({ kind: 'workers', atMs: 12_000 });
+      expect(f?.reason).toBe(
+        'no table synchronisation worker could start for 12 s: it waits for a free logical replication worker on west: ' +
+          'all 2 of max_logical_replication_workers 2 are in use (subscription in database (workers): crm_in in crm (1), other in app (1))',
+      );
+    },
+  );
 
   it('a table sync that fails again after each restart: sync, once it failed twice and the patience is over', () => {
     const f = follow((ms) => ({ syncErrors: ms >= 500 ? 1 + Math.floor((ms - 500) / 5000) : 0 }), {
