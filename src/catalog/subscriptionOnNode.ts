@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { THIS_DATABASE_OID } from '../model/sql.js';
 import type { TableName } from '../model/topology.js';
-import { PG16 } from '../model/versions.js';
+import { PG15, PG16 } from '../model/versions.js';
 
 /**
  * One subscription of the node the session is on, read inside a command's own (locked)
@@ -34,6 +34,24 @@ export async function readSubscriptionSlot(
     [name],
   );
   return rows[0] ?? null;
+}
+
+/**
+ * 15+: whether two_phase is in force on subscription `name` (pg_subscription.subtwophasestate
+ * `e`: PostgreSQL then refuses a refresh that copies, `copy_data = true`); pending (`p`, its
+ * initial copy still running) or off: false, as before 15 (no two_phase).
+ */
+export async function readTwoPhaseEnabled(
+  client: pg.Client,
+  version: number,
+  name: string,
+): Promise<boolean> {
+  if (version < PG15) return false;
+  const { rows } = await client.query<{ twoPhase: boolean }>(
+    `SELECT subtwophasestate = 'e' AS "twoPhase" FROM pg_catalog.pg_subscription WHERE subname = $1 AND subdbid = ${THIS_DATABASE_OID}`,
+    [name],
+  );
+  return rows[0]?.twoPhase === true;
 }
 
 /** The tables in the subscription's pg_subscription_rel, by name. */

@@ -9,6 +9,7 @@ import {
   readPublicationDefs,
 } from '../catalog/reinit.js';
 import { serverVersionOf } from '../catalog/session.js';
+import { readTwoPhaseEnabled } from '../catalog/subscriptionOnNode.js';
 import { loadTopology } from '../config/load.js';
 import { lockedSessions } from '../db/lockedSession.js';
 import type { EventSink, Stop } from '../executors/events.js';
@@ -37,6 +38,7 @@ import {
   refuseElsewhere,
   refusePastFork,
   refuseRetired,
+  refuseTwoPhase,
   refuseUnfinishedInit,
 } from '../planner/init/reinitRefusals.js';
 import { DivergedTablesStore } from '../state/divergedTables.js';
@@ -141,6 +143,8 @@ export async function reinitLoaded(
     const stored = stateTables ? await states.get(sub, d.name) : undefined;
     refuseUnfinishedInit(d, info.enabled, stored?.state);
     refuseRetired(d, info.enabled, info.slot === null);
+    const version = await serverVersionOf(sub);
+    if (await readTwoPhaseEnabled(sub, version, d.name)) refuseTwoPhase(d, version);
     const slot = info.slot ?? d.slot;
     // read and refused here; repaired (written) only once the reinit is confirmed
     const slotRepair = await slotToRepair(topology, d, pub, slot, 'full' in request);
@@ -152,7 +156,7 @@ export async function reinitLoaded(
     // disabled it, or a failover's way out where one left it diverged, else steep apply)
     const errors = info.enabled
       ? undefined
-      : await readDisableOnError(sub, await serverVersionOf(sub), d.name, {
+      : await readDisableOnError(sub, version, d.name, {
           schema: topology.settings.stateSchema,
           node: d.node,
         });

@@ -8,6 +8,7 @@ import { SteepError } from '../../model/errors.js';
 import { restoredByUser } from '../../model/initMethods.js';
 import type { InitState } from '../../model/initState.js';
 import type { SubscriptionSpec } from '../../model/topology.js';
+import { majorVersion, TWO_PHASE_ALTER_MIN_VERSION } from '../../model/versions.js';
 
 export function refuse(message: string): never {
   throw new SteepError('reinit.refused', message);
@@ -33,6 +34,25 @@ export function refuseRetired(
   });
   refuse(
     `${onlyCopy}: a reinit would empty its tables there and copy them from ${d.from}, so steep does not reinit a subscription ${d.enabled ? 'a switchover released (slot_name = NONE)' : 'steep.yaml disables'}; nothing was changed`,
+  );
+}
+
+/**
+ * A subscription with two_phase in force (`twoPhase: true`, its initial copy done) is not
+ * reinitialised, checked before anything is written: PostgreSQL refuses the SET PUBLICATION …
+ * WITH (copy_data = true) that brings its tables back to be copied ("not allowed when two_phase is
+ * enabled"), and refused there, after the switch, it would leave the subscription on the temporary
+ * publications with the tables emptied. Off, the reinit runs: 18 turns it off in place (apply, on
+ * the disabled subscription), before 18 only a new subscription can.
+ */
+export function refuseTwoPhase(d: Pick<SubscriptionSpec, 'name' | 'node'>, version: number): never {
+  const off =
+    version >= TWO_PHASE_ALTER_MIN_VERSION
+      ? 'steep apply turns it off in place'
+      : `PostgreSQL ${majorVersion(version)} cannot turn it off in place, so steep apply replaces the subscription (its plan says how it fills the tables)`;
+  refuse(
+    `subscription ${d.name} on ${d.node} has two_phase on, and PostgreSQL refuses to copy its tables again while it is (ALTER SUBSCRIPTION … SET PUBLICATION … WITH (copy_data = true) is not allowed when two_phase is enabled): ` +
+      `set options.twoPhase: false for ${d.name} in steep.yaml and run steep apply (${off}), then run this reinit again; nothing was changed`,
   );
 }
 

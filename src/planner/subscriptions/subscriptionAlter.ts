@@ -66,6 +66,7 @@ import {
   subscriptionRelations,
 } from './subscriptionTables.js';
 import { treeShapeGap } from './treeShapeGap.js';
+import { refuseTwoPhaseCopy } from './twoPhaseRefresh.js';
 
 export const UNKNOWN_TEXT = '(unknown)';
 
@@ -320,6 +321,7 @@ function alterStatements(
   // made binary, every table streams in binary from now on; else only those that join
   if (o.options.binary !== true && refuseBinary(ctx, d, { copies: false })) return undefined;
   if (refreshes && refuseBinary(ctx, d, { copies: copy, tables: copied })) return undefined;
+  if (refreshes && copy && refuseTwoPhaseCopy(ctx, d, o)) return undefined;
   if (copy && refreshes) warnOriginRefreshCopy(ctx, d, copied);
   let enabled = o.enabled;
   if (diff.connection.differs) statements.push(tx(subscriptionConnectionSql(d.name, conn.masked)));

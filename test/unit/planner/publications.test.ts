@@ -175,6 +175,28 @@ describe('publications: in-place changes', () => {
     expect(refresh.dependsOn).toEqual([step.id]);
   });
 
+  it('adds a table to the publication of a two-phase subscriber: the copying refresh PostgreSQL refuses is an error', () => {
+    const t = base();
+    const s = observe(t);
+    t.subscriptions.west_orders!.options.twoPhase = true;
+    at(s, 'west').subscriptions.west_orders!.options.twoPhase = true;
+    t.publications.orders_pub!.tables.push(table('public.returns'));
+    at(s, 'east').tables['public.returns'] = observedTable('public.returns');
+    const p = runPlan(t, s);
+    expect(p.errors).toContainEqual({
+      code: 'subscription.two_phase_copy',
+      address: 'subscription.west_orders',
+      node: 'west',
+      message:
+        'subscription west_orders on west has two_phase on, and PostgreSQL refuses the refresh that copies the tables its publications gain ' +
+        '(REFRESH PUBLICATION WITH (copy_data = true) is not allowed when two_phase is enabled): set options.twoPhase: false for west_orders in steep.yaml ' +
+        '(steep apply turns it off in place on PostgreSQL 18, and replaces the subscription before 18), or leave its publications as they are',
+    });
+    expect(p.steps.flatMap((x) => x.statements.map((st) => st.sql))).not.toContain(
+      'ALTER SUBSCRIPTION "west_orders" REFRESH PUBLICATION WITH (copy_data = true)',
+    );
+  });
+
   it('removes a table', () => {
     const t = base();
     const s = observe(t);
