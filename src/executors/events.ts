@@ -27,6 +27,7 @@ export interface ApplyEvent {
     | 'verify.table_complete'
     | 'verify.segment_complete'
     | 'verify.completed'
+    | 'verify.waiting'
     | 'merge.table_reconciled'
     | 'reinit.started'
     | 'reinit.slot_created'

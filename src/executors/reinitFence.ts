@@ -3,6 +3,7 @@ import { slotConfirmedPast } from '../catalog/compareScope.js';
 import { mask } from '../db/mask.js';
 import { subscriptionAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
+import { SAY_EVERY_MS, waitedText } from '../model/waits.js';
 import type { LoopPlan, NodeStatements } from '../planner/init/reinitLoop.js';
 import type { ReinitSessions } from './reinit.js';
 import { sleep } from './sleep.js';
@@ -55,6 +56,7 @@ export async function waitNothingInFlight(
   plan: LoopPlan,
   n: FenceNodes,
   timeoutMs: number,
+  say: (message: string) => void = () => {},
 ): Promise<void> {
   const waits = [
     { client: s.publisher, node: n.publisher, slots: [n.slot], to: n.subscriber },
@@ -63,7 +65,9 @@ export async function waitNothingInFlight(
   const positions = await Promise.all(
     waits.map((w) => flushedWalMark(w.client, `reinit of ${n.subscription}: fence`)),
   );
-  const deadline = Date.now() + timeoutMs;
+  const started = Date.now();
+  const deadline = started + timeoutMs;
+  let said = started;
   for (const [i, w] of waits.entries())
     for (const slot of w.slots)
       for (;;) {
@@ -78,6 +82,12 @@ export async function waitNothingInFlight(
                   'nothing was copied: check the subscriptions with steep status and run reinit again once their lag is small',
             { node: w.to, address: subscriptionAddress(n.subscription) },
           );
+        if (Date.now() - said >= SAY_EVERY_MS) {
+          said = Date.now();
+          say(
+            `reinit of subscription ${n.subscription} waits, writes held, for ${w.to} to apply ${w.node}'s changes up to ${positions[i]} (slot ${slot}; ${waitedText(started, said, timeoutMs)})`,
+          );
+        }
         await sleep(50);
       }
 }

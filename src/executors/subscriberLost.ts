@@ -2,6 +2,7 @@ import { connect, withSession } from '../db/connect.js';
 import { describeSessionLost } from '../db/sessionLost.js';
 import { subscriptionAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
+import { SAY_EVERY_MS, waitedText } from '../model/waits.js';
 import { hasInitTables, type StateChange, SubscriptionStateStore } from '../state/subscriptionState.js';
 import type { EventSink } from './events.js';
 import type { FollowTarget } from './initFollow.js';
@@ -38,6 +39,7 @@ export async function subscriberLost(
   const resume = `the slot ${t.slot} on ${t.publisher.name} is kept and PostgreSQL goes on with the init`;
   const recorded = `${reason}; ${resume}: run steep apply again to follow it to synchronized`;
   let saved = false;
+  let said = began;
   for (;;) {
     try {
       saved = await withSession(
@@ -62,6 +64,16 @@ export async function subscriberLost(
     } catch {
       // still restarting (connection refused, "the database system is starting up")
       if (Date.now() - began >= opts.failAfterMs) break;
+      if (Date.now() - said >= SAY_EVERY_MS) {
+        said = Date.now();
+        opts.onEvent({
+          event: 'init.waiting',
+          level: 'warn',
+          node,
+          subscription: t.subscription,
+          message: `${describeSessionLost(node, err)}: waiting for ${node} to answer again, to record the init of ${t.subscription} failed so that steep apply follows it again (${waitedText(began, said, opts.failAfterMs)})`,
+        });
+      }
       await sleep(RETRY_MS);
     }
   }

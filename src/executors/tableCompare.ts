@@ -25,6 +25,7 @@ import {
   type TableVerdict,
 } from '../model/verify.js';
 import { DIFFERENCE_KINDS, directionVerdict } from '../model/verifyDirection.js';
+import { SAY_EVERY_MS, waitedText } from '../model/waits.js';
 import { chunkCount, keySteps, subGroupCount } from '../planner/compare/verify.js';
 import { sleep } from './sleep.js';
 import { flushedWalMark } from './walMark.js';
@@ -74,6 +75,8 @@ export interface Replay {
   subscriberNode: string;
   /** the subscription, whose error counters on the subscriber end the wait when they rise */
   subscription: string;
+  /** told what the wait is for and how long it has lasted, every SAY_EVERY_MS while it lasts */
+  onWaiting?: (message: string) => void;
   /**
    * a link's other direction (its rows written on the subscriber flow back): before the publisher
    * is read, it has replayed what the subscriber wrote, so a row changed there last is not taken
@@ -95,7 +98,9 @@ const CANDIDATE_CAP = 200_000;
  * rather than at the timeout as a lag.
  */
 async function waitReplayed(pub: pg.Client, sub: pg.Client, opts: Replay, lsn: string): Promise<void> {
-  const deadline = Date.now() + opts.timeoutMs;
+  const started = Date.now();
+  const deadline = started + opts.timeoutMs;
+  let said = started;
   let errorsBefore: number | null | undefined;
   let version: number | undefined;
   for (;;) {
@@ -121,6 +126,12 @@ async function waitReplayed(pub: pg.Client, sub: pg.Client, opts: Replay, lsn: s
         `${opts.subscriberNode} has not replayed past the publisher's WAL position ${lsn} within ${Math.round(opts.timeoutMs / 1000)} s; ` +
           'verify compares a streaming subscription: check it with steep status and run verify again once its lag is small',
       );
+    if (Date.now() - said >= SAY_EVERY_MS) {
+      said = Date.now();
+      opts.onWaiting?.(
+        `verify of ${opts.subscription} waits for ${opts.subscriberNode} to replay past its publisher's WAL position ${lsn} (slot ${opts.slot}; ${waitedText(started, said, opts.timeoutMs)})`,
+      );
+    }
     await sleep(50);
   }
 }

@@ -178,7 +178,7 @@ export async function compareAfterInit(
       const bytes = sizes.get(qualifiedName(cmp.table))?.bytes ?? null;
       const v =
         comparisonOf(bytes, fullBelow) === 'full'
-          ? await compareOnPair(topology, d, scope.slot, cmp, { examples: EXAMPLES })
+          ? await compareOnPair(topology, d, scope.slot, cmp, { examples: EXAMPLES, onEvent: opts.onEvent })
           : await compareSample(topology, scope, cmp, record, opts);
       return tableDone(opts, d, v);
     });

@@ -36,7 +36,9 @@ export async function reconcileLooped(
     });
     try {
       await takeFence(sessions, loop, nodes);
-      await waitNothingInFlight(sessions, loop, nodes, CATCH_UP_MS);
+      await waitNothingInFlight(sessions, loop, nodes, CATCH_UP_MS, (message) =>
+        onEvent({ event: 'reinit.waiting', level: 'warn', node: d.node, subscription: d.name, message }),
+      );
       const pair: MergePair = {
         name: d.name,
         kind: 'subscription',

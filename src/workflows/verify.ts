@@ -248,6 +248,7 @@ async function verifyTable(
   const v = await compareOnPair(topology, d, slot, plan, {
     examples: opts.examples,
     onRows: (rows) => opts.onTableRows?.(name, rows),
+    onEvent: opts.onEvent,
   });
   return tableDone(opts, d, v);
 }
@@ -261,13 +262,26 @@ export async function compareOnPair(
   d: SubscriptionSpec,
   slot: string | null,
   plan: TableComparison,
-  opts: { examples: number; onRows?: (rows: number) => void },
+  opts: { examples: number; onRows?: (rows: number) => void; onEvent?: EventSink },
 ): Promise<TableVerdict> {
   const name = qualifiedName(plan.table);
+  // a subscriber that does not replay is waited for: said every few seconds (model/waits.ts)
+  const onWaiting = (message: string) =>
+    opts.onEvent?.({
+      event: 'verify.waiting',
+      level: 'warn',
+      node: d.node,
+      subscription: d.name,
+      table: name,
+      message,
+    });
   return withPair(topology, [d.from, d.node], 'compare', APPLICATION_NAME, async (p, s) => {
     try {
       return await compareTable(p, s, plan, {
-        replay: slot === null ? undefined : { ...replayOf(d, slot), ...reverseOf(topology, d) },
+        replay:
+          slot === null
+            ? undefined
+            : { ...replayOf(d, slot), onWaiting, ...reverseOf(topology, d, onWaiting) },
         examples: opts.examples,
         chunkRows: chunkRowsSetting(),
         onRows: opts.onRows,
@@ -291,11 +305,11 @@ function replayOf(d: SubscriptionSpec, slot: string) {
 }
 
 /** A link's other direction, which replays the subscriber's own writes to the publisher. */
-function reverseOf(topology: Topology, d: SubscriptionSpec) {
+function reverseOf(topology: Topology, d: SubscriptionSpec, onWaiting: (message: string) => void) {
   const back = Object.values(topology.subscriptions).find(
     (s) => d.link !== undefined && s.link === d.link && s.node === d.from && s.from === d.node,
   );
-  return back ? { reverse: replayOf(back, back.slot) } : {};
+  return back ? { reverse: { ...replayOf(back, back.slot), onWaiting } } : {};
 }
 
 /** A table's verdict is in: told to the caller, then as an event. */

@@ -225,7 +225,10 @@ export async function compareSegment(
 ): Promise<{ verdict: TableVerdict; at: Date }> {
   const at = new Date();
   const cmp = segmentComparison(scope.comparisons.get(seg.table)!, seg);
-  const verdict = await compareOnPair(topology, scope.d, scope.slot, cmp, { examples: opts.examples });
+  const verdict = await compareOnPair(topology, scope.d, scope.slot, cmp, {
+    examples: opts.examples,
+    onEvent: opts.onEvent,
+  });
   opts.onEvent({
     event: 'verify.segment_complete',
     level: verdict.status === 'diverged' ? 'warn' : 'info',

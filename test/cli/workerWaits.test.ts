@@ -136,4 +136,33 @@ describe('a copy that waits for a logical replication worker', () => {
     await crm.query('DROP SUBSCRIPTION ww_crm_in');
     await east.query(`SELECT pg_drop_replication_slot('ww_crm_in')`);
   });
+
+  it('verify waiting for a subscriber whose apply worker is held says so at most 10 s apart, then gives up with the way out', async () => {
+    const [east, west] = cluster().nodes as [TestNode, TestNode];
+    // a row lock on west holds the apply worker at the next change of that row: nothing replays
+    const holder = await west.client();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT * FROM public.ww_t WHERE id = 1 FOR UPDATE');
+      await east.query(`UPDATE public.ww_t SET v = 'held' WHERE id = 1`);
+      const r = await steep(['verify', 'ww_sub', '--log-format', 'json'], path);
+      expect(r.code, out(r)).toBe(1);
+      const waits = gaps(r, 'verify.waiting');
+      expect(waits.count, out(r)).toBeGreaterThanOrEqual(6);
+      expect(Math.max(...waits.gaps)).toBeLessThanOrEqual(10);
+      expect(waits.messages[0]).toMatch(
+        /^verify of ww_sub waits for west to replay past its publisher's WAL position [0-9A-F]+\/[0-9A-F]+ \(slot ww_sub; \d+ s of at most 60 s\)/,
+      );
+      expect(r.stderr).toContain("west has not replayed past the publisher's WAL position");
+      expect(r.stderr).toContain('check it with steep status and run verify again once its lag is small');
+      console.log(
+        `verify wait: ${waits.count} messages, gaps ${waits.gaps.join(', ')} s\n${waits.messages[0]}`,
+      );
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
+    }
+    await waitCaughtUp(east, 'ww_sub');
+    expect((await steep(['verify', 'ww_sub'], path)).code).toBe(0);
+  });
 });
