@@ -33,6 +33,11 @@ export class VerifyProgress {
     this.show();
   };
 
+  /** A wait (the subscriber to replay) on the line, until the next figures replace it. */
+  waiting = (message: string): void => {
+    this.line.set(message);
+  };
+
   private show(): void {
     let total = 0;
     let done = 0;

@@ -85,7 +85,9 @@ Exit codes: 0 every table equal, 2 diverged or some table not verifiable (still 
     const progress = tty ? new VerifyProgress(`verify ${args.subscription}`) : null;
     const onEvent = this.events(
       tty
-        ? undefined
+        ? (e) => {
+            if (e.event === 'verify.waiting' && e.message) progress?.waiting(e.message);
+          }
         : (e) => {
             if (e.event === 'verify.table_complete') this.err(`${e.table}: ${e.message}`, 'info');
             else if (e.message && e.event !== 'apply.step_waiting')

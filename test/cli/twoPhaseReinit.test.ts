@@ -39,7 +39,7 @@ function fileOf(twoPhase: boolean, tables = ['public.tp_t']): string {
   );
 }
 
-describe.skipIf(defaultVersion() < 18)('reinit of a two-phase subscription', () => {
+describe.skipIf(defaultVersion() < 15)('reinit of a two-phase subscription', () => {
   it('is refused before it writes anything, with the way out; followed, the reinit copies the table', async () => {
     const [east, west] = cluster().nodes as [TestNode, TestNode];
     await createTables(
@@ -69,8 +69,10 @@ describe.skipIf(defaultVersion() < 18)('reinit of a two-phase subscription', () 
     expect(r.stderr).toContain(
       'subscription tp_sub on west has two_phase on, and PostgreSQL refuses to copy its tables again while it is',
     );
+    const off18 = 'steep apply turns it off in place';
+    const offBefore = `PostgreSQL ${west.version} cannot turn it off in place, so steep apply replaces the subscription (its plan says how it fills the tables)`;
     expect(r.stderr).toContain(
-      'set options.twoPhase: false for tp_sub in steep.yaml and run steep apply (steep apply turns it off in place), then run this reinit again; nothing was changed',
+      `set options.twoPhase: false for tp_sub in steep.yaml and run steep apply (${west.version >= 18 ? off18 : offBefore}), then run this reinit again; nothing was changed`,
     );
     expect(await east.query(`SELECT pubname FROM pg_publication WHERE pubname LIKE 'steep_reinit%'`)).toEqual(
       [],
@@ -91,7 +93,8 @@ describe.skipIf(defaultVersion() < 18)('reinit of a two-phase subscription', () 
     );
     expect(out(gains)).toContain('set options.twoPhase: false for tp_sub in steep.yaml');
 
-    // the way out, followed
+    // the way out, followed (in place on 18; before 18 a replace, which this test does not follow)
+    if (west.version < 18) return;
     const off = fileOf(false, ['public.tp_t', 'public.tp_u']);
     const turned = await steep(['apply', '--auto-approve'], off);
     expect(turned.code, out(turned)).toBe(0);
