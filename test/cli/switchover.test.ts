@@ -396,6 +396,25 @@ describe('steep switchover of asynchronous commits (18 → 18)', () => {
       expect(refused.stderr).toMatch(
         /subscription west_as lagged more than --max-lag 200\.0 kB behind east throughout --lag-timeout 1s \(\d+(\.\d)? kB at the least\)/,
       );
+      // no wait is silent: a longer one says what it waits for at most 10 s apart
+      const longer = await steep(
+        ['switchover', SUB_AS, '--dry-run', '--lag-timeout', '12s', '--log-format', 'json'],
+        asPath,
+      );
+      expect(longer.code, longer.stdout).toBe(1);
+      const said = longer.stderr
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { timestamp: string; event: string; message: string })
+        .filter((e) => e.event === 'switchover.lag_wait' || e.event === 'switchover.waiting');
+      const at = said.map((e) => Date.parse(e.timestamp));
+      const gaps = at.slice(1).map((t, i) => (t - at[i]!) / 1000);
+      expect(said.length, longer.stderr).toBeGreaterThanOrEqual(3);
+      expect(Math.max(...gaps)).toBeLessThanOrEqual(10);
+      expect(said[1]!.message).toMatch(
+        /^waiting for slot west_as's lag to drop under --max-lag 204800 bytes: \d+ bytes now \(\d+ s of at most 12 s, --lag-timeout\)$/,
+      );
+      console.log(`switchover lag wait: ${said.length} messages, gaps ${gaps.join(', ')} s`);
       const waiting = startSteep(
         ['switchover', SUB_AS, '--dry-run', '--lag-timeout', '30s', '--log-format', 'json', '-c', asPath],
         passwordEnv(cluster().nodes),
