@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type CliResult, steepWith, writeConfig } from '../support/cli.js';
+import { type CliResult, startSteep, steepWith, writeConfig } from '../support/cli.js';
 import { otherDatabase, type TestNode, useCluster } from '../support/cluster.js';
 import { createTables, digests, fillTables, waitCaughtUp } from '../support/replicationData.js';
-import { nodesYaml, passwordEnv } from '../support/topologyFile.js';
+import { eventually, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
  * No wait is silent, and the plan counts every logical replication worker of the subscriber's
@@ -164,5 +164,39 @@ describe('a copy that waits for a logical replication worker', () => {
     }
     await waitCaughtUp(east, 'ww_sub');
     expect((await steep(['verify', 'ww_sub'], path)).code).toBe(0);
+  });
+
+  it('reinit waiting for its slot before the switch says so at most 10 s apart, and goes on once the apply worker is let go', async () => {
+    const [east, west] = cluster().nodes as [TestNode, TestNode];
+    const holder = await west.client();
+    await holder.query('BEGIN');
+    await holder.query('SELECT * FROM public.ww_t WHERE id = 2 FOR UPDATE');
+    await east.query(`UPDATE public.ww_t SET v = 'held again' WHERE id = 2`);
+    const run = startSteep(
+      ['reinit', 'ww_sub', '--tables', 'public.ww_t', '--auto-approve', '--log-format', 'json', '-c', path],
+      env(),
+    );
+    const waits = () => run.events.filter((e) => e.event === 'reinit.waiting');
+    try {
+      await eventually(async () => waits().length >= 2, 60_000, 'two reinit.waiting events');
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
+    }
+    const done = await run.exited;
+    expect(done.code, done.stderr).toBe(0);
+    const at = run.events
+      .filter((e) => e.event === 'reinit.started' || e.event === 'reinit.waiting')
+      .map((e) => Date.parse(String((e as { timestamp?: string }).timestamp)));
+    const gaps = at.slice(1).map((t, i) => (t - at[i]!) / 1000);
+    expect(Math.max(...gaps)).toBeLessThanOrEqual(10);
+    expect(String(waits()[0]!.message)).toMatch(
+      /^waiting before the switch until slot ww_sub on east confirms a position past the temporary publications: .* \(\d+ s of at most 600 s\)$/,
+    );
+    console.log(
+      `reinit slot wait: ${waits().length} messages, gaps ${gaps.join(', ')} s\n${waits()[0]!.message}`,
+    );
+    await waitCaughtUp(east, 'ww_sub');
+    expect(await digests(west, ['ww_t'])).toEqual(await digests(east, ['ww_t']));
   });
 });
