@@ -140,6 +140,19 @@ export async function readWorkerUse(client: pg.Client): Promise<WorkerUse> {
   return rows[0]!;
 }
 
+/**
+ * readWorkerUse, when `sample` shows a table waiting for its copy with no table-sync worker running
+ * on an enabled subscription (else undefined: nothing waits for a worker).
+ */
+export async function readWorkerUseIfWaiting(
+  client: pg.Client,
+  sample: SubscriberSample,
+): Promise<WorkerUse | undefined> {
+  const a = sample.activity;
+  const waits = sample.tables.some((x) => x.state === 'i' || x.state === 'd');
+  return a?.enabled && a.syncWorkers === 0 && waits ? readWorkerUse(client) : undefined;
+}
+
 /** Sizes and estimated rows of the given tables on the publisher, by `schema.name`. */
 export async function readPublishedTableSizes(
   client: pg.Client,

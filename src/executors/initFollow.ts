@@ -15,7 +15,7 @@ import {
   readPublishedTableSizes,
   readServerLog,
   readSlotLag,
-  readWorkerUse,
+  readWorkerUseIfWaiting,
   sampleSubscriber,
   withoutSyncSlot,
 } from '../catalog/initProgress.js';
@@ -372,11 +372,7 @@ function sampler(t: FollowTarget, sub: pg.Client, pub: ReconnectingSession, vers
     const enabled = subscriber.activity?.enabled !== false;
     const disabledAtError = await readDisabledAtError(sub, version, t.subscription, enabled, state);
     // a table waits for its copy and no table-sync worker runs: whether a worker is free to run one
-    const waits = subscriber.tables.some((x) => x.state === 'i' || x.state === 'd');
-    const workerUse =
-      subscriber.activity?.enabled && subscriber.activity.syncWorkers === 0 && waits
-        ? await readWorkerUse(sub)
-        : undefined;
+    const workerUse = await readWorkerUseIfWaiting(sub, subscriber);
     return {
       at,
       subscriber,

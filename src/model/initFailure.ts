@@ -184,9 +184,9 @@ function workerUsers(use: WorkerUse): string {
 }
 
 /** What a copy waiting for a worker waits for: `a free logical replication worker on west: all 2 … are in use (…)` */
-function workerWaitText(t: InitSubject, use: WorkerUse): string {
+export function workerWaitText(subscriber: string, use: WorkerUse): string {
   return (
-    `a free logical replication worker on ${t.subscriber}: all ${use.running} of max_logical_replication_workers ${use.max} are in use ` +
+    `a free logical replication worker on ${subscriber}: all ${use.running} of max_logical_replication_workers ${use.max} are in use ` +
     `(subscription in database (workers): ${workerUsers(use)})`
   );
 }
@@ -197,7 +197,7 @@ function noFreeWorker({ t, p, now, w, failAfterMs }: Judged): Failure | null {
   if (held < workerWaitMs(failAfterMs)) return null;
   return {
     kind: 'workers',
-    reason: `no table synchronisation worker could start for ${Math.round(held / 1000)} s: it waits for ${workerWaitText(t, p.workerUse!)}`,
+    reason: `no table synchronisation worker could start for ${Math.round(held / 1000)} s: it waits for ${workerWaitText(t.subscriber, p.workerUse!)}`,
   };
 }
 
@@ -214,7 +214,7 @@ export function waitingText(
   failAfterMs: number,
 ) {
   if (watch.starvedSince === undefined || !p.workerUse) return undefined;
-  return `waiting ${waitedText(watch.starvedSince, now, workerWaitMs(failAfterMs))} for ${workerWaitText(t, p.workerUse)}`;
+  return `waiting ${waitedText(watch.starvedSince, now, workerWaitMs(failAfterMs))} for ${workerWaitText(t.subscriber, p.workerUse)}`;
 }
 
 /**

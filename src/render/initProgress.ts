@@ -1,5 +1,6 @@
 import { adviceText } from '../model/advice.js';
 import { disabledOnErrorText } from '../model/disableOnError.js';
+import { workerWaitText } from '../model/initFailure.js';
 import type { DeferredIndexProgress, InitProgress } from '../model/initState.js';
 import type { StatusState } from '../model/statusWords.js';
 import { divergedAdvice } from './repairAdvice.js';
@@ -121,6 +122,10 @@ export function renderInitStatus(list: InitProgress[]): string {
       );
     if (p.lostSyncSlots && p.lostSyncSlots.length > 0)
       out.push(`  lost sync  ${lostSyncText(p.subscription, p.from, p.state, p.lostSyncSlots)}`);
+    if (p.workerUse && p.workerUse.running >= p.workerUse.max)
+      out.push(
+        `  workers    its copy waits for ${workerWaitText(p.node, p.workerUse)}; raise max_logical_replication_workers on ${p.node} (a restart), or disable a subscription that need not run now`,
+      );
     if (p.disabledAtError) {
       const counted = `sync ${p.syncErrorCount ?? 0}, apply ${p.applyErrorCount ?? 0}`;
       out.push(`  stopped    ${disabledOnErrorText(p.subscription, p.node, counted)}`);

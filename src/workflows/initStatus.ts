@@ -4,6 +4,7 @@ import {
   readFinishedCopies,
   readIndexBuilds,
   readSlotLag,
+  readWorkerUseIfWaiting,
   sampleSubscriber,
   withoutSyncSlot,
 } from '../catalog/initProgress.js';
@@ -133,6 +134,7 @@ export class InitObserver {
       const subscriber = await sampleSubscriber(c, info.version, d.name);
       const enabled = subscriber.activity?.enabled !== false;
       const stopped = await readDisabledAtError(c, info.version, d.name, enabled, { schema, node: d.node });
+      const workerUse = await readWorkerUseIfWaiting(c, subscriber);
       const finished = subscriber.tables.some((t) => t.state === 'f')
         ? await readFinishedCopies(c, d.name)
         : [];
@@ -143,10 +145,10 @@ export class InitObserver {
       const deferred = info.stateTables
         ? await deferredIndexes(c, new DeferredIndexStore(schema, d.node), d.name)
         : [];
-      return { recorded, lastSaved, subscriber, info, diverged, finished, deferred, stopped };
+      return { recorded, lastSaved, subscriber, info, diverged, finished, deferred, stopped, workerUse };
     });
     if (!read) return this.unreachable(w, `${d.node}: ${sub.error ?? 'unreachable'}`);
-    const { recorded, lastSaved, subscriber, info, diverged, finished, deferred, stopped } = read;
+    const { recorded, lastSaved, subscriber, info, diverged, finished, deferred, stopped, workerUse } = read;
     const recordedState: InitState = recorded?.state ?? 'uninitialized';
     if (!w.tracker) {
       const fresh = lastSaved && Date.now() - lastSaved.updatedAt.getTime() <= SEED_WITHIN_MS;
@@ -177,6 +179,7 @@ export class InitObserver {
         publisherError: pub.error,
         lostSyncSlots,
         disabledAtError: stopped,
+        ...(workerUse ? { workerUse } : {}),
       },
       { error: recorded?.error ?? null },
     );

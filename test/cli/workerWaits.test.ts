@@ -112,6 +112,12 @@ describe('a copy that waits for a logical replication worker', () => {
       `worker wait: ${waits.count} messages, gaps ${waits.gaps.join(', ')} s, gave up after ${took} s`,
     );
 
+    // init status names the wait too
+    const status = await steep(['init', 'status', 'ww_sub'], path);
+    expect(status.stdout).toContain(
+      'its copy waits for a free logical replication worker on west: all 2 of max_logical_replication_workers 2 are in use',
+    );
+
     // without --log-format json: the progress lines say the same, at most 10 s apart
     const text = await steep(['apply', '--auto-approve'], path);
     expect(text.code, out(text)).toBe(1);
