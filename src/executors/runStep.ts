@@ -6,6 +6,7 @@ import { describeSessionLost, isSessionLost } from '../db/sessionLost.js';
 import { printAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
 import type { Statement, Step } from '../model/plan.js';
+import { sleep } from './sleep.js';
 
 export interface StepContext {
   node: string;
@@ -84,6 +85,28 @@ export async function runStep(client: pg.Client, step: Step, ctx: StepContext): 
         throw stepError(step, err);
       }
     };
-    await (secret ? quietly(client, run) : run());
+    // after the step's DISABLE, PostgreSQL's workers exit by themselves, moments later: until
+    // then it refuses to alter two_phase (55000, "Try again after some time"). Tried
+    // again for as long as the step's lock timeout (at most WORKER_EXIT_MS), a wait as short as a lock's
+    const lockMs = step.timeouts?.lockMs ?? ctx.lockTimeoutMs;
+    const until = Date.now() + (lockMs > 0 ? Math.min(lockMs, WORKER_EXIT_MS) : WORKER_EXIT_MS);
+    for (;;) {
+      try {
+        await (secret ? quietly(client, run) : run());
+        break;
+      } catch (err) {
+        if (inTransaction || !workerStillRunning(err) || Date.now() >= until) throw err;
+        await sleep(100);
+      }
+    }
   }
+}
+
+/** At most this long (within SAY_EVERY_MS: a wait this short says nothing) for a worker to exit after DISABLE. */
+const WORKER_EXIT_MS = 5_000;
+
+/** PostgreSQL refused an ALTER SUBSCRIPTION because the subscription's worker has not exited yet. */
+function workerStillRunning(err: unknown): boolean {
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code === '55000' && /logical replication worker is still running/.test(cause.message ?? '');
 }
