@@ -1,3 +1,9 @@
+/**
+ * `steep reinit SUBSCRIPTION --tables a,b | --schema s | --full` (docs/steep-yaml.md): copy some tables of
+ * a subscription again while the others keep streaming. Takes steep's advisory lock on both
+ * nodes for the whole run; reads both, plans (planner/init/reinit), executes and follows the copy.
+ */
+
 import type pg from 'pg';
 import { readFedUpstream, readSubscriptionInfo, type SubscriptionInfo } from '../catalog/compareScope.js';
 import { readDisableOnError } from '../catalog/errorCounters.js';
@@ -50,12 +56,6 @@ import { observe } from './plan.js';
 import { reconcileLooped } from './reinitLoop.js';
 import { failoverNow, repairSlot, slotToRepair } from './reinitSlot.js';
 import { recordSettled } from './streamPositions.js';
-
-/**
- * `steep reinit SUBSCRIPTION --tables a,b | --schema s | --full` (docs/steep-yaml.md): copy some tables of
- * a subscription again while the others keep streaming. Takes steep's advisory lock on both
- * nodes for the whole run; reads both, plans (planner/init/reinit), executes and follows the copy.
- */
 
 export interface ReinitOptions {
   onEvent: EventSink;
