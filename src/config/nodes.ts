@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import {
   type ConnectionUrl,
   libpqPassword,
@@ -26,7 +27,31 @@ export const DEFAULT_PRIORITY = 100;
 const CONNECTION_FIELDS = CONNECTION_OPTIONS.filter((o) => CONNECTION_OPTION[o].kind !== 'secret');
 
 /** The URL parameters steep uses, for the warning about one it does not. */
-const USED = `${LIBPQ_NAMES.slice(0, -1).join(', ')} and ${LIBPQ_NAMES.at(-1)}`;
+const USED = `${LIBPQ_NAMES.join(', ')} and passfile`;
+
+/**
+ * libpq's service file, which steep does not read: PGSERVICE would make psql take the
+ * service's settings for every node (a `sslmode=verify-ca` among them), so it is refused rather
+ * than ignored; PGSERVICEFILE alone names no service, and libpq reads it only for one.
+ */
+export function checkServiceEnvironment(ctx: Context): void {
+  const where = ctx.positions.key(['nodes']);
+  if (ctx.env.PGSERVICE) {
+    ctx.problems.error(
+      'environment-unsupported',
+      `PGSERVICE is set in the environment (service \`${ctx.env.PGSERVICE}\`): steep reads no pg_service.conf, so it would not connect as psql does`,
+      where,
+      "unset PGSERVICE and write the service's host, port, dbname, user and TLS settings (sslmode, sslrootcert, sslcert, sslkey) in each node's url or fields",
+    );
+  } else if (ctx.env.PGSERVICEFILE) {
+    ctx.problems.warning(
+      'environment-ignored',
+      `PGSERVICEFILE is set in the environment but no service is named; steep reads no service file, as libpq reads none then`,
+      where,
+      'unset PGSERVICEFILE',
+    );
+  }
+}
 
 /** A node: its connection from `url` or from the fields, with libpq's defaults. */
 export function normaliseNode(ctx: Context, name: string): NodeSpec {
@@ -44,7 +69,7 @@ export function normaliseNode(ctx: Context, name: string): NodeSpec {
     if (replication) {
       node.replicationConnection = replicationConnection(replication, connection);
       if (node.replicationConnection.password === undefined)
-        passwordFromLibpq(ctx, name, node.replicationConnection);
+        passwordFromLibpq(ctx, name, node.replicationConnection, replication.passfile);
     }
   }
   const standbys = reader.list([...base, 'standbys']);
@@ -58,18 +83,33 @@ export function normaliseNode(ctx: Context, name: string): NodeSpec {
   return node;
 }
 
-/** How steep connects to the node: `url` or the fields, libpq's defaults, the password from the file or as libpq finds it. */
+/**
+ * How steep connects to the node: `url` or the fields, libpq's defaults, the password from the
+ * file or as libpq finds it. PGHOSTADDR is libpq's default hostaddr, host or not; a hostaddr
+ * without a host is the host too (libpq then checks certificates and the password file against it).
+ */
 function nodeConnection(ctx: Context, name: string): ConnectionSpec {
+  const hint =
+    'put it in the url, e.g. ?sslmode=verify-full, or give host, port, database and user instead of the url';
+  const given = givenConnection(ctx, ['nodes', name], hint, true);
+  const fromEnv = ctx.env.PGHOSTADDR || undefined;
+  if (given.hostaddr === undefined && fromEnv !== undefined && isIP(fromEnv) === 0) {
+    ctx.problems.error(
+      'invalid-value',
+      `node \`${name}\`: PGHOSTADDR \`${fromEnv}\` in the environment is not an IP address, which libpq refuses`,
+      ctx.positions.key(['nodes', name]),
+      'unset PGHOSTADDR, or set it to the IP address to connect to',
+    );
+  }
+  const hostaddr = given.hostaddr ?? fromEnv;
   const defaults = {
-    host: DEFAULT_HOST,
+    host: hostaddr ?? DEFAULT_HOST,
     port: DEFAULT_PORT,
     database: ctx.env.PGDATABASE ?? 'postgres',
     user: ctx.env.PGUSER ?? 'postgres',
   };
-  const hint =
-    'put it in the url, e.g. ?sslmode=verify-full, or give host, port, database and user instead of the url';
-  const connection = replicationConnection(givenConnection(ctx, ['nodes', name], hint, true), defaults);
-  if (connection.password === undefined) passwordFromLibpq(ctx, name, connection);
+  const connection = replicationConnection({ ...given, hostaddr }, defaults);
+  if (connection.password === undefined) passwordFromLibpq(ctx, name, connection, given.passfile);
   return connection;
 }
 
@@ -104,8 +144,8 @@ function declaredServerVersion(ctx: Context, name: string): number | undefined {
  * subscriptions steep creates carry it too (the subscriber's server cannot see this process's
  * environment or files), and register it for masking.
  */
-function passwordFromLibpq(ctx: Context, name: string, spec: ConnectionSpec): void {
-  const found = libpqPassword(spec, ctx.env);
+function passwordFromLibpq(ctx: Context, name: string, spec: ConnectionSpec, passfile?: string): void {
+  const found = libpqPassword(spec, ctx.env, passfile);
   if (found.password !== undefined) {
     registerSecret(found.password);
     spec.password = found.password;
@@ -121,8 +161,9 @@ function passwordFromLibpq(ctx: Context, name: string, spec: ConnectionSpec): vo
 
 /**
  * How subscribers reach a node: what replicationUrl (or a standby) leaves out comes from the
- * node's own connection; its password too, but only for the same user. With libpq's defaults as
- * `own`, the node's own connection.
+ * node's own connection; its password too, but only for the same user, and its hostaddr only
+ * with its host (an address belongs to its host name). With libpq's defaults as `own`, the
+ * node's own connection.
  */
 function replicationConnection(url: ConnectionUrl, own: ConnectionSpec): ConnectionSpec {
   const spec: ConnectionSpec = {
@@ -131,6 +172,8 @@ function replicationConnection(url: ConnectionUrl, own: ConnectionSpec): Connect
     database: url.database ?? own.database,
     user: url.user ?? own.user,
   };
+  const hostaddr = url.hostaddr ?? (url.host === undefined ? own.hostaddr : undefined);
+  if (hostaddr !== undefined) spec.hostaddr = hostaddr;
   const password = url.password ?? (spec.user === own.user ? own.password : undefined);
   if (password !== undefined) spec.password = password;
   for (const field of TLS_OPTIONS) {
@@ -178,6 +221,7 @@ function givenConnection(ctx: Context, path: Path, hint: string, node: boolean):
     ignored: [],
     ...url,
     host: url?.host ?? reader.string([...path, 'host']),
+    hostaddr: url?.hostaddr ?? hostaddrField(ctx, [...path, 'hostaddr']),
     port: url?.port ?? port(ctx, [...path, 'port']),
     database: url?.database ?? reader.string([...path, 'database']),
     user: url?.user ?? reader.string([...path, 'user']),
@@ -235,6 +279,19 @@ function readUrl(ctx: Context, path: Path): ConnectionUrl | undefined {
     );
   }
   return parsed.url;
+}
+
+/** A `hostaddr` field: an IP address, as libpq takes only that. */
+function hostaddrField(ctx: Context, path: Path): string | undefined {
+  const value = ctx.reader.string(path);
+  if (value === undefined || isIP(value) !== 0) return value;
+  ctx.problems.error(
+    'invalid-value',
+    withOwner(path, `\`hostaddr\` \`${value}\` is not an IP address (libpq takes only one there)`),
+    ctx.positions.value(path),
+    'give the host name as `host`, and hostaddr its IP address',
+  );
+  return undefined;
 }
 
 function port(ctx: Context, path: Path): number | undefined {

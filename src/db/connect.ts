@@ -38,7 +38,8 @@ export function clientConfig(
   ssl: TlsAttempt = tlsAttempts(opts.node, spec)[0]!,
 ): pg.ClientConfig {
   const config: pg.ClientConfig & { replication?: string } = {
-    host: spec.host,
+    // libpq's hostaddr: connect there, the host name staying the server's for TLS (db/tls.ts)
+    host: spec.hostaddr ?? spec.host,
     port: spec.port,
     database: spec.database,
     user: spec.user,
@@ -55,6 +56,11 @@ export function clientConfig(
   return config;
 }
 
+/** host:port, and the hostaddr connected to when there is one. */
+function address(spec: ConnectionSpec): string {
+  return `${spec.host}:${spec.port}${spec.hostaddr ? ` (hostaddr ${spec.hostaddr})` : ''}`;
+}
+
 /** One sentence naming the node and the cause, without secrets. */
 export function describeConnectError(
   node: string,
@@ -63,17 +69,20 @@ export function describeConnectError(
   connectTimeoutMs?: number,
 ): string {
   const e = err as { code?: string; message?: string };
-  const where = `${spec.host}:${spec.port}/${spec.database} as ${spec.user}`;
+  const where = `${address(spec)}/${spec.database} as ${spec.user}`;
   // an sslkey protected by a passphrase: OpenSSL cannot read it without one, and steep takes none
   if (/bad decrypt|PEM routines|DECODER routines::unsupported/i.test(e.message ?? ''))
     return `node ${node}: the client key ${spec.sslkey ?? '(PGSSLKEY or ~/.postgresql/postgresql.key)'} could not be read (${mask(e.message ?? '')}): it is protected by a passphrase, and steep takes no sslpassword; give sslkey a key without one (openssl pkey -in KEY -out KEY.plain, mode 0600)`;
+  // node-postgres's words for libpq's "fe_sendauth: no password supplied"
+  if (/client password must be a (non-empty )?string/.test(e.message ?? ''))
+    return `node ${node}: the server at ${where} asks for a password and none was found; give the node a password (\`password: \${env:NAME}\`), PGPASSWORD, or a line for it in the password file (the url's passfile, PGPASSFILE or ~/.pgpass, mode 0600)`;
   const tlsProblem = describeTlsError(node, spec, where, err);
   if (tlsProblem) return mask(tlsProblem);
   const seconds = `${(connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS) / 1000}s`;
   const timedOut = `node ${node}: connection to ${where} timed out after ${seconds}; nothing answered: check the host and port, and that no firewall drops the connection (or raise settings.connectTimeout)`;
   // a port that accepts and then closes without a word: no PostgreSQL server answers there
   if (e.message === 'Connection terminated unexpectedly' || e.code === 'ECONNRESET' || e.code === 'EPIPE') {
-    return `node ${node}: ${spec.host}:${spec.port} closed the connection before PostgreSQL answered (within the ${seconds} connect timeout); check that a PostgreSQL server listens there, not a proxy, load balancer or port forward with nothing behind it, and that no firewall cuts the connection`;
+    return `node ${node}: ${address(spec)} closed the connection before PostgreSQL answered (within the ${seconds} connect timeout); check that a PostgreSQL server listens there, not a proxy, load balancer or port forward with nothing behind it, and that no firewall cuts the connection`;
   }
   switch (e.code) {
     case 'ECONNREFUSED':
@@ -85,7 +94,7 @@ export function describeConnectError(
       return timedOut;
     case 'ENETUNREACH':
     case 'EHOSTUNREACH':
-      return `node ${node}: ${spec.host}:${spec.port} is unreachable from this machine (${e.code}: no network route to it); check the node's host, and the VPN, routing or firewall between here and there`;
+      return `node ${node}: ${address(spec)} is unreachable from this machine (${e.code}: no network route to it); check the node's host, and the VPN, routing or firewall between here and there`;
     case '28P01':
       return `node ${node}: password authentication failed for user ${spec.user}; check the password (${where})`;
     case '28000': {
@@ -98,7 +107,7 @@ export function describeConnectError(
       return `node ${node}: authentication rejected for ${where}: ${message}${tlsOnly}${certificate}`;
     }
     case '3D000':
-      return `node ${node}: database ${spec.database} does not exist on ${spec.host}:${spec.port}; check the node's database`;
+      return `node ${node}: database ${spec.database} does not exist on ${address(spec)}; check the node's database`;
     default:
       if (/timeout/i.test(e.message ?? '')) return timedOut;
       return `node ${node}: cannot connect to ${where}: ${mask(e.message ?? String(err))}`;
@@ -149,7 +158,7 @@ export async function connect(spec: ConnectionSpec, opts: ConnectOptions): Promi
 
 async function connectNew(spec: ConnectionSpec, opts: ConnectOptions): Promise<pg.Client> {
   const failures: Array<{ ssl: TlsAttempt; err: unknown }> = [];
-  const server = `${spec.host}:${spec.port}`;
+  const server = address(spec);
   for (const ssl of plainFirstWhereRefused(server, tlsAttempts(opts.node, spec))) {
     const client = new pg.Client(clientConfig(spec, opts, ssl));
     // an idle connection that breaks must not crash the process; the next query reports it

@@ -1,4 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { parse } from 'pg-connection-string';
 import * as pgpass from 'pgpass/lib/helper.js';
 import {
@@ -24,11 +25,16 @@ export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 
 
 const TLS_PARAMS = new Set<string>(TLS_OPTIONS.map((o) => CONNECTION_OPTION[o].libpq));
 
-/** Query parameters steep understands (model/connectionOptions.ts); any other is ignored with a warning. */
-const KNOWN_PARAMS = new Set<string>(LIBPQ_NAMES);
+/**
+ * Query parameters steep understands: the options of model/connectionOptions.ts, and `passfile`,
+ * read while loading the file (libpqPassword) and not carried further; any other is ignored with
+ * a warning.
+ */
+const KNOWN_PARAMS = new Set<string>([...LIBPQ_NAMES, 'passfile']);
 
 export interface ConnectionUrl extends Partial<Record<TlsFile, string>> {
   host?: string;
+  hostaddr?: string;
   port?: number;
   database?: string;
   user?: string;
@@ -36,6 +42,8 @@ export interface ConnectionUrl extends Partial<Record<TlsFile, string>> {
   /** the password as written in the URL (percent-encoded), to mask that form too */
   rawPassword?: string;
   sslmode?: string;
+  /** the password file libpq reads when no password is given (instead of PGPASSFILE, ~/.pgpass) */
+  passfile?: string;
   /** query parameters steep does not use */
   ignored: string[];
   /** query parameters libpq would act on and steep cannot (UNSUPPORTED_PARAMS), as written without their values but channel_binding's */
@@ -110,7 +118,17 @@ export function parseConnectionUrl(text: string): ParsedConnectionUrl {
   if (port !== null && parsePort(port) === undefined) {
     return { ok: false, problem: `has port \`${port}\`; a port is 1 to 65535` };
   }
-  const rest = new URLSearchParams([...given].filter(([key]) => !TLS_PARAMS.has(key)));
+  const hostaddr = given.get('hostaddr');
+  if (hostaddr !== null && isIP(hostaddr) === 0) {
+    return {
+      ok: false,
+      problem: `has hostaddr \`${hostaddr}\`, which is not an IP address (libpq takes only one there)`,
+      hint: 'put a host name in the host part of the url, or give hostaddr its IP address',
+    };
+  }
+  const rest = new URLSearchParams(
+    [...given].filter(([key]) => !TLS_PARAMS.has(key) && key !== 'hostaddr' && key !== 'passfile'),
+  );
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(`postgres://${authority}${rest.size > 0 ? `?${rest}` : ''}`);
@@ -118,6 +136,9 @@ export function parseConnectionUrl(text: string): ParsedConnectionUrl {
     return { ok: false, problem: 'is not a valid URL', hint: EXAMPLE };
   }
   if (parsed.host) url.host = parsed.host;
+  if (hostaddr !== null) url.hostaddr = hostaddr;
+  const passfile = given.get('passfile');
+  if (passfile !== null && passfile !== '') url.passfile = passfile;
   if (parsed.port) url.port = Number(parsed.port);
   if (parsed.user) url.user = parsed.user;
   const rawPassword = given.has('password')
@@ -154,14 +175,18 @@ export function connectionUrl(spec: ConnectionSpec): string {
   const user = encodeURIComponent(spec.user);
   const auth = spec.password ? `${user}:${encodeURIComponent(spec.password)}` : user;
   const host = spec.host.includes(':') ? `[${spec.host}]` : spec.host;
-  const query = spec.sslmode ? `?sslmode=${encodeURIComponent(spec.sslmode)}` : '';
+  const params = new URLSearchParams();
+  if (spec.hostaddr) params.set('hostaddr', spec.hostaddr);
+  if (spec.sslmode) params.set('sslmode', spec.sslmode);
+  const query = params.size > 0 ? `?${params}` : '';
   return `postgres://${auth}@${host}:${spec.port}/${encodeURIComponent(spec.database)}${query}`;
 }
 
 /**
  * A node's password when steep.yaml gives none, found where libpq finds it: PGPASSWORD, then
- * the password file (PGPASSFILE, else ~/.pgpass; its first line matching host, port, database
- * and user, `*` matching anything; ignored when group or others may read it). Resolved once,
+ * the password file (the url's `passfile`, else PGPASSFILE, else ~/.pgpass; its first line
+ * matching host, port, database and user, `*` matching anything; ignored when group or others
+ * may read it). Resolved once,
  * while loading the file, so that steep's own sessions and the subscriptions it creates use the
  * same password.
  */
@@ -169,10 +194,16 @@ export type LibpqPassword =
   | { password: string; source: 'PGPASSWORD' | 'passfile' }
   | { password: undefined; ignoredPassfile?: string };
 
-export function libpqPassword(spec: ConnectionSpec, env: NodeJS.ProcessEnv): LibpqPassword {
-  if (env.PGPASSWORD !== undefined && env.PGPASSWORD !== '') {
-    return { password: env.PGPASSWORD, source: 'PGPASSWORD' };
+export function libpqPassword(
+  spec: ConnectionSpec,
+  given: NodeJS.ProcessEnv,
+  passfile?: string,
+): LibpqPassword {
+  if (given.PGPASSWORD !== undefined && given.PGPASSWORD !== '') {
+    return { password: given.PGPASSWORD, source: 'PGPASSWORD' };
   }
+  // a url's passfile wins over PGPASSFILE
+  const env = passfile === undefined ? given : { ...given, PGPASSFILE: passfile };
   // pgpass would read ./.pgpass without HOME
   if (!env.PGPASSFILE && !env.HOME && process.platform !== 'win32') return { password: undefined };
   const file = pgpass.getFileName(env);

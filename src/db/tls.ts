@@ -18,6 +18,7 @@
  * for `allow`, never falls back between TLS and plain, and knows none of the default files.
  */
 import { readFileSync, statSync } from 'node:fs';
+import { isIP } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -141,6 +142,16 @@ function clientCertificate(node: string, s: TlsSettings): tls.ConnectionOptions 
   };
 }
 
+/**
+ * With a hostaddr, the server is still `host` to TLS, as to libpq: its name goes out as SNI
+ * (not an IP address: RFC 6066) and verify-full checks the certificate against it, not against
+ * the address connected to (node-postgres would use that address, its `host`).
+ */
+function serverName(spec: ConnectionSpec): tls.ConnectionOptions {
+  if (spec.hostaddr === undefined) return {};
+  return isIP(spec.host) === 0 ? { host: spec.host, servername: spec.host } : { host: spec.host };
+}
+
 /** The attempts libpq makes for `spec`, in order; a later one only after the server refused the one before. */
 export function tlsAttempts(
   node: string,
@@ -149,7 +160,7 @@ export function tlsAttempts(
 ): TlsAttempt[] {
   const s = tlsSettings(spec, env);
   if (s.sslmode === 'disable') return [false];
-  const secure = tlsOptions(node, s);
+  const secure = { ...tlsOptions(node, s), ...serverName(spec) };
   if (s.sslmode === 'allow') return [false, secure];
   if (s.sslmode === 'prefer') return [secure, false];
   return [secure];

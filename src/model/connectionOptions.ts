@@ -12,10 +12,12 @@ import type { ConnectionSpec } from './topology.js';
  * a URL's parameters and a subscription's connection string take exactly these.
  *
  * What libpq would act on and steep cannot is refused, not listed here (`UNSUPPORTED_PARAMS`,
- * db/connectionParams.ts); any other URL parameter is ignored with a warning.
+ * db/connectionParams.ts); a url's `passfile` is read there while loading (it names a file where
+ * steep runs, which no subscription carries); any other URL parameter is ignored with a warning.
  */
 export const CONNECTION_OPTION = {
   host: { libpq: 'host', kind: 'address' },
+  hostaddr: { libpq: 'hostaddr', kind: 'address' },
   port: { libpq: 'port', kind: 'address' },
   database: { libpq: 'dbname', kind: 'address' },
   user: { libpq: 'user', kind: 'address' },

@@ -24,6 +24,8 @@ export function buildConninfo(
   const multi = hosts.length > 1;
   const parts: Array<[string, string | undefined]> = [
     ['host', hosts.map((h) => h.host).join(',')],
+    // libpq: one hostaddr per host, an empty one looking its host up
+    ['hostaddr', hosts.some((h) => h.hostaddr) ? hosts.map((h) => h.hostaddr ?? '').join(',') : undefined],
     ['port', hosts.map((h) => h.port).join(',')],
     ['dbname', spec.database],
     ['user', spec.user],

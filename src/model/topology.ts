@@ -65,6 +65,11 @@ export interface SourcePosition {
 /** How to reach a node. `password` is a secret: never print it, use db/mask. */
 export interface ConnectionSpec {
   host: string;
+  /**
+   * libpq's hostaddr: the IP address connected to instead of looking `host` up; `host` still
+   * names the server for TLS (SNI, verify-full) and the password file
+   */
+  hostaddr?: string;
   port: number;
   database: string;
   user: string;

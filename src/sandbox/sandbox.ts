@@ -83,10 +83,11 @@ function declaredMajor(node: NodeSpec): PgMajor {
 }
 
 function checkLocal(node: NodeSpec): void {
-  if (!LOCAL_HOSTS.has(node.connection.host)) {
+  const { host, hostaddr } = node.connection;
+  if (!LOCAL_HOSTS.has(host) || (hostaddr !== undefined && hostaddr !== '127.0.0.1')) {
     throw new SteepError(
       'sandbox.host',
-      `node ${node.name}: a sandbox node must be on localhost or 127.0.0.1, not ${node.connection.host}`,
+      `node ${node.name}: a sandbox node must be on localhost or 127.0.0.1, not ${hostaddr === undefined || hostaddr === '127.0.0.1' ? host : `hostaddr ${hostaddr}`}`,
       { node: node.name, hint: 'set its host to 127.0.0.1, or remove `sandbox: true`' },
     );
   }

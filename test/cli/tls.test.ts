@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { connect } from '../../src/db/connect.js';
 import { type CliResult, steepWith, writeConfig } from '../support/cli.js';
 import { defaultVersion, startCluster, type TestCluster, type TestNode } from '../support/cluster.js';
 import { createTables, digests, fillTables } from '../support/replicationData.js';
@@ -149,6 +150,56 @@ describe('TLS against a server that takes connections only over TLS', () => {
     connects(await planOn(tls(), { sslmode: 'verify-full', sslrootcert: file('ca.crt'), host: 'localhost' }));
   });
 
+  test('hostaddr: steep connects to that address and checks the certificate against host, as psql does', async () => {
+    const ca = encodeURIComponent(file('ca.crt'));
+    const planUrl = (host: string, sslmode: string) =>
+      steep(
+        ['plan'],
+        writeConfig(
+          [
+            'version: 1',
+            'topology: tls',
+            'nodes:',
+            '  tls:',
+            `    url: postgres://postgres@${host}:${tls().port}/app?hostaddr=127.0.0.1&sslmode=${sslmode}&sslrootcert=${ca}`,
+            `    password: \${env:TLS_PGPASSWORD}`,
+            '',
+          ].join('\n'),
+        ),
+      );
+    // the certificate names localhost, reached at 127.0.0.1
+    connects(await planUrl('localhost', 'verify-full'));
+    // a name no resolver knows: only the hostaddr reaches the server; verify-full checks that name
+    connects(await planUrl('db.invalid', 'verify-ca'));
+    refused(
+      await planUrl('db.invalid', 'verify-full'),
+      'tls',
+      /the server certificate at db\.invalid:\d+ \(hostaddr 127\.0\.0\.1\)\/app as postgres does not name host db\.invalid/,
+    );
+  });
+
+  test("a url's passfile gives the password, as psql takes it; one without a line for the node is one sentence, not node-postgres's words", async () => {
+    const dir = tempDir('steep-passfile-');
+    const planWith = (line: string) => {
+      const passfile = path.join(dir, 'east.pgpass');
+      writeFileSync(passfile, `${line}\n`);
+      chmodSync(passfile, 0o600);
+      const url = `postgres://postgres@127.0.0.1:${tls().port}/app?sslmode=require&passfile=${encodeURIComponent(passfile)}`;
+      const config = writeConfig(
+        ['version: 1', 'topology: tls', 'nodes:', '  tls:', `    url: ${url}`, ''].join('\n'),
+      );
+      return steep(['plan'], config);
+    };
+    const found = await planWith(`127.0.0.1:${tls().port}:app:postgres:${tls().password}`);
+    connects(found);
+    expect(found.stderr).not.toMatch(/passfile/);
+    refused(
+      await planWith(`127.0.0.1:${tls().port}:other:postgres:${tls().password}`),
+      'tls',
+      /asks for a password and none was found; give the node a password/,
+    );
+  });
+
   test('PGSSLMODE and PGSSLROOTCERT apply when the file gives no sslmode, and the file wins over them', async () => {
     connects(await planOn(tls(), {}, { PGSSLMODE: 'verify-ca', PGSSLROOTCERT: file('ca.crt') }));
     refused(
@@ -190,6 +241,67 @@ describe('TLS against a server that takes connections only over TLS', () => {
       'plain',
       /does not accept TLS \(sslmode require\)/,
     );
+  });
+
+  test("a subscription from a node with hostaddr connects where steep does: the subscriber's libpq reaches 127.0.0.1 and checks the certificate names localhost (verify-full)", async () => {
+    // a database of its own, so that this topology shares no object with the other tests'
+    const inApp2 = async (node: TestNode, sql: string) => {
+      const client = await connect({ ...node.connection, database: 'app2' }, { node: node.name });
+      try {
+        return (await client.query<{ n: string }>(sql)).rows;
+      } finally {
+        await client.end();
+      }
+    };
+    for (const node of [tls(), plain()]) {
+      await node.query('CREATE DATABASE app2');
+      await inApp2(node, 'CREATE TABLE public.hostaddr_orders (id bigint PRIMARY KEY, v text NOT NULL)');
+    }
+    await inApp2(
+      tls(),
+      `INSERT INTO public.hostaddr_orders SELECT g, 'before' FROM generate_series(1, 500) g`,
+    );
+    const ca = encodeURIComponent(file('ca.crt'));
+    const config = writeConfig(
+      [
+        'version: 1',
+        'topology: tls_hostaddr',
+        'nodes:',
+        '  tls:',
+        `    url: postgres://postgres@localhost:${tls().port}/app2?hostaddr=127.0.0.1&sslmode=verify-full&sslrootcert=${ca}`,
+        `    password: \${env:TLS_PGPASSWORD}`,
+        '  plain:',
+        `    url: postgres://postgres@127.0.0.1:${plain().port}/app2`,
+        `    password: \${env:PLAIN_PGPASSWORD}`,
+        'publications:',
+        '  hostaddr_pub:',
+        '    node: tls',
+        '    tables: [public.hostaddr_orders]',
+        'subscriptions:',
+        '  plain_hostaddr:',
+        '    node: plain',
+        '    from: tls',
+        '    publications: [hostaddr_pub]',
+        '',
+      ].join('\n'),
+    );
+    const applied = await steep(['apply', '--auto-approve'], config);
+    expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
+    const [sub] = await plain().query<{ conninfo: string }>(
+      `SELECT subconninfo AS conninfo FROM pg_subscription WHERE subname = 'plain_hostaddr'`,
+    );
+    expect(sub!.conninfo).toMatch(
+      /^host=localhost hostaddr=127\.0\.0\.1 port=\d+ dbname=app2 .*sslmode=verify-full/,
+    );
+    await inApp2(
+      tls(),
+      `INSERT INTO public.hostaddr_orders SELECT g, 'after' FROM generate_series(501, 600) g`,
+    );
+    const count = async () =>
+      (await inApp2(plain(), 'SELECT count(*) AS n FROM public.hostaddr_orders'))[0]!.n;
+    await eventually(async () => (await count()) === '600', HANG_MS, 'the 600 rows on the subscriber');
+    const replan = await steep(['plan', '--detailed-exitcode'], config);
+    expect(replan.code, replan.stdout).toBe(0);
   });
 
   test('a subscription from the TLS-only publisher streams, over TLS, with the sslmode and CA path as written', async () => {

@@ -43,6 +43,7 @@ const NODE_OWN = [
 /** A value each option takes, as a file writes it. */
 const SAMPLE: Record<(typeof CONNECTION_OPTIONS)[number], string | number> = {
   host: 'east.internal',
+  hostaddr: '10.0.0.5',
   port: 5433,
   database: 'app',
   user: 'steep',
@@ -69,7 +70,8 @@ describe('the connection option table', () => {
   });
 
   it("is a URL's parameters steep uses; any other is ignored", () => {
-    const query = [...LIBPQ_NAMES, 'application_name'].map((p) => `${p}=${p === 'port' ? 5433 : 'x'}`);
+    const value = (p: string) => (p === 'port' ? 5433 : p === 'hostaddr' ? '10.0.0.5' : 'x');
+    const query = [...LIBPQ_NAMES, 'application_name'].map((p) => `${p}=${value(p)}`);
     const parsed = parseConnectionUrl(
       `postgres://h/d?${query.join('&').replace('sslmode=x', 'sslmode=require')}`,
     );

@@ -1,0 +1,128 @@
+import { chmodSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { clientConfig } from '../../../src/db/connect.js';
+import { tlsAttempts } from '../../../src/db/tls.js';
+import { buildConninfo, publisherConninfo } from '../../../src/model/conninfo.js';
+import { tempDir } from '../../support/tempDir.js';
+import { at, BASE, check } from './support.js';
+
+/**
+ * steep connects where psql would with the same URL and environment (issue 81): `hostaddr` is
+ * the address connected to while `host` stays the server's name for TLS, a url's `passfile` is
+ * the password file read, and PGSERVICE (a service file steep does not read) is refused.
+ */
+
+const withUrl = (url: string) => BASE.replace('postgres://steep@east.internal:5432/app', url);
+
+/** A password file holding `line`, mode `mode`. */
+function passfile(line: string, mode = 0o600): string {
+  const file = join(tempDir('steep-passfile-'), 'east.pgpass');
+  writeFileSync(file, `${line}\n`);
+  chmodSync(file, mode);
+  return file;
+}
+
+describe('hostaddr', () => {
+  it('is the address connected to; host stays the name TLS checks and SNI sends', () => {
+    const { topology, errors, warnings } = check(
+      withUrl('postgres://steep@east.internal:5432/app?hostaddr=10.0.0.5&sslmode=verify-full'),
+    );
+    expect(errors).toEqual([]);
+    expect(warnings).toEqual([]);
+    const east = topology!.nodes.east!.connection;
+    expect(east).toMatchObject({ host: 'east.internal', hostaddr: '10.0.0.5', sslmode: 'verify-full' });
+    const [attempt] = tlsAttempts('east', { ...east, sslrootcert: 'system' });
+    expect(attempt).toMatchObject({ host: 'east.internal', servername: 'east.internal' });
+    expect(clientConfig(east, { node: 'east' }, false).host).toBe('10.0.0.5');
+  });
+
+  it("is carried in the subscriptions' connection strings, one per host", () => {
+    const { topology } = check(withUrl('postgres://steep@east.internal:5432/app?hostaddr=10.0.0.5'));
+    expect(publisherConninfo(topology!.nodes.east!)).toBe(
+      'host=east.internal hostaddr=10.0.0.5 port=5432 dbname=app user=steep',
+    );
+    const standby = { host: 'east-b.internal', port: 5432, database: 'app', user: 'steep' };
+    expect(buildConninfo({ ...standby, hostaddr: '10.0.0.5' }, { standbys: [standby] })).toBe(
+      'host=east-b.internal,east-b.internal hostaddr=10.0.0.5, port=5432,5432 dbname=app user=steep target_session_attrs=read-write',
+    );
+  });
+
+  it('without a host is the host too, not localhost', () => {
+    const { topology, errors } = check(withUrl('postgres:///app?user=steep&hostaddr=10.0.0.5'));
+    expect(errors.map((e) => e.message)).toEqual([]);
+    expect(topology!.nodes.east!.connection).toMatchObject({ host: '10.0.0.5', hostaddr: '10.0.0.5' });
+  });
+
+  it('PGHOSTADDR is its default, as in libpq; the url wins over it', () => {
+    const env = { PGHOSTADDR: '10.0.0.7' };
+    expect(check(BASE, env).topology!.nodes.east!.connection).toMatchObject({
+      host: 'east.internal',
+      hostaddr: '10.0.0.7',
+    });
+    const url = withUrl('postgres://steep@east.internal:5432/app?hostaddr=10.0.0.5');
+    expect(check(url, env).topology!.nodes.east!.connection.hostaddr).toBe('10.0.0.5');
+  });
+
+  it('goes with its host: a replicationUrl naming another host does not take it', () => {
+    const text = withUrl('postgres://steep@east.internal:5432/app?hostaddr=10.0.0.5').replace(
+      '    url: postgres://steep@east.internal:5432/app?hostaddr=10.0.0.5',
+      '    url: postgres://steep@east.internal:5432/app?hostaddr=10.0.0.5\n    replicationUrl: postgres://repl@east-repl.internal/app',
+    );
+    const east = check(text).topology!.nodes.east!;
+    expect(east.replicationConnection!.host).toBe('east-repl.internal');
+    expect(east.replicationConnection!.hostaddr).toBeUndefined();
+  });
+
+  it('that is not an IP address is an error naming the node, in a url and as a field', () => {
+    const errors = (text: string) => check(text).errors.map((e) => `${at(e)} ${e.code}: ${e.message}`);
+    expect(errors(withUrl('postgres://steep@east.internal:5432/app?hostaddr=east-ip'))).toEqual([
+      '5:10 bad-url: node `east`: `url` has hostaddr `east-ip`, which is not an IP address (libpq takes only one there)',
+    ]);
+    const fields = BASE.replace(
+      '    url: postgres://steep@east.internal:5432/app',
+      '    host: east.internal\n    hostaddr: east-ip',
+    );
+    expect(errors(fields)).toEqual([
+      '6:15 invalid-value: node `east`: `hostaddr` `east-ip` is not an IP address (libpq takes only one there)',
+    ]);
+  });
+});
+
+describe('passfile in a url', () => {
+  it('is the password file read, before PGPASSFILE; the password appears in no problem', () => {
+    const file = passfile('east.internal:5432:app:steep:from-url-passfile');
+    const other = passfile('*:*:*:*:from-pgpassfile');
+    const url = withUrl(`postgres://steep@east.internal:5432/app?passfile=${encodeURIComponent(file)}`);
+    const outcome = check(url, { PGPASSFILE: other });
+    expect(outcome.errors).toEqual([]);
+    expect(outcome.warnings).toEqual([]);
+    expect(outcome.topology!.nodes.east!.connection.password).toBe('from-url-passfile');
+    // the file itself is read where steep runs; subscriptions carry the password it gave
+    expect(publisherConninfo(outcome.topology!.nodes.east!)).not.toContain('passfile=');
+  });
+
+  it('that group or others may read is ignored with a warning, as libpq does', () => {
+    const file = passfile('*:*:*:*:too-open', 0o644);
+    const outcome = check(withUrl(`postgres://steep@east.internal:5432/app?passfile=${file}`));
+    expect(outcome.topology!.nodes.east!.connection.password).toBeUndefined();
+    expect(outcome.warnings.map((w) => w.code)).toEqual(['passfile-ignored']);
+    expect(JSON.stringify(outcome)).not.toContain('too-open');
+  });
+});
+
+describe('the service file', () => {
+  it('PGSERVICE in the environment is an error naming the variable', () => {
+    const { errors } = check(BASE, { PGSERVICE: 'east' });
+    expect(errors.map((e) => `${e.code}: ${e.message}`)).toEqual([
+      'environment-unsupported: PGSERVICE is set in the environment (service `east`): steep reads no pg_service.conf, so it would not connect as psql does',
+    ]);
+    expect(errors[0]!.hint).toMatch(/^unset PGSERVICE and write the service's host/);
+  });
+
+  it('PGSERVICEFILE alone names no service: a warning, not silence', () => {
+    const { errors, warnings } = check(BASE, { PGSERVICEFILE: '/etc/pg_service.conf' });
+    expect(errors).toEqual([]);
+    expect(warnings.map((w) => w.code)).toEqual(['environment-ignored']);
+  });
+});
