@@ -85,32 +85,70 @@ export function normaliseNode(ctx: Context, name: string): NodeSpec {
 
 /**
  * How steep connects to the node: `url` or the fields, libpq's defaults, the password from the
- * file or as libpq finds it. PGHOSTADDR is libpq's default hostaddr, host or not; a hostaddr
- * without a host is the host too (libpq then checks certificates and the password file against it).
+ * file or as libpq finds it.
  */
 function nodeConnection(ctx: Context, name: string): ConnectionSpec {
   const hint =
     'put it in the url, e.g. ?sslmode=verify-full, or give host, port, database and user instead of the url';
   const given = givenConnection(ctx, ['nodes', name], hint, true);
-  const fromEnv = ctx.env.PGHOSTADDR || undefined;
-  if (given.hostaddr === undefined && fromEnv !== undefined && isIP(fromEnv) === 0) {
-    ctx.problems.error(
-      'invalid-value',
-      `node \`${name}\`: PGHOSTADDR \`${fromEnv}\` in the environment is not an IP address, which libpq refuses`,
-      ctx.positions.key(['nodes', name]),
-      'unset PGHOSTADDR, or set it to the IP address to connect to',
-    );
-  }
-  const hostaddr = given.hostaddr ?? fromEnv;
+  const env = environmentDefaults(ctx, name, given);
+  const hostaddr = given.hostaddr ?? env.hostaddr;
   const defaults = {
-    host: hostaddr ?? DEFAULT_HOST,
-    port: DEFAULT_PORT,
+    host: env.host ?? hostaddr ?? DEFAULT_HOST,
+    port: env.port ?? DEFAULT_PORT,
     database: ctx.env.PGDATABASE ?? 'postgres',
     user: ctx.env.PGUSER ?? 'postgres',
   };
   const connection = replicationConnection({ ...given, hostaddr }, defaults);
   if (connection.password === undefined) passwordFromLibpq(ctx, name, connection, given.passfile);
   return connection;
+}
+
+/**
+ * libpq's defaults from the environment for where to connect, as psql takes them: PGHOST,
+ * PGPORT and PGHOSTADDR (the address even when the node names its host); a hostaddr without a
+ * host is the host too (libpq then checks certificates and the password file against it). A
+ * value libpq would refuse, or several hosts, is an error naming the variable, where the node
+ * leaves the field to it.
+ */
+function environmentDefaults(
+  ctx: Context,
+  name: string,
+  given: ConnectionUrl,
+): { host?: string; hostaddr?: string; port?: number } {
+  const refuse = (variable: string, problem: string, hint: string) =>
+    ctx.problems.error(
+      'invalid-value',
+      `node \`${name}\`: ${variable} \`${ctx.env[variable]}\` in the environment ${problem}`,
+      ctx.positions.key(['nodes', name]),
+      hint,
+    );
+  const out: { host?: string; hostaddr?: string; port?: number } = {};
+  const unset = (variable: string, field: keyof ConnectionUrl) =>
+    given[field] === undefined ? ctx.env[variable] || undefined : undefined;
+  const [host, hostaddr, port] = [
+    unset('PGHOST', 'host'),
+    unset('PGHOSTADDR', 'hostaddr'),
+    unset('PGPORT', 'port'),
+  ];
+  if (host?.includes(',')) {
+    refuse(
+      'PGHOST',
+      'names several hosts; steep needs one host per node',
+      "unset PGHOST, or give the node's host",
+    );
+  } else if (host) out.host = host;
+  if (hostaddr && isIP(hostaddr) === 0) {
+    refuse(
+      'PGHOSTADDR',
+      'is not an IP address, which libpq refuses',
+      'unset PGHOSTADDR, or set it to the IP address to connect to',
+    );
+  } else if (hostaddr) out.hostaddr = hostaddr;
+  if (port && parsePort(port) === undefined) {
+    refuse('PGPORT', 'is not a port (1 to 65535)', "unset PGPORT, or give the node's port");
+  } else if (port) out.port = parsePort(port);
+  return out;
 }
 
 /** `serverVersion`, when the file declares a supported one (a problem otherwise). */

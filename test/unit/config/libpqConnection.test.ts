@@ -64,6 +64,28 @@ describe('hostaddr', () => {
     expect(check(url, env).topology!.nodes.east!.connection.hostaddr).toBe('10.0.0.5');
   });
 
+  it('PGHOST and PGPORT are the defaults of a node that gives no host or port, as in libpq', () => {
+    const fields = BASE.replace('    url: postgres://steep@east.internal:5432/app', '    database: app');
+    const env = { PGHOST: 'east-env.internal', PGPORT: '6543' };
+    expect(check(fields, env).topology!.nodes.east!.connection).toMatchObject({
+      host: 'east-env.internal',
+      port: 6543,
+    });
+    // the url's own host and port win
+    expect(check(BASE, env).topology!.nodes.east!.connection).toMatchObject({
+      host: 'east.internal',
+      port: 5432,
+    });
+    const errors = check(fields, { PGHOST: 'a,b', PGPORT: 'x', PGHOSTADDR: 'east-ip' }).errors;
+    expect(errors.map((e) => e.message)).toEqual([
+      'node `east`: PGHOST `a,b` in the environment names several hosts; steep needs one host per node',
+      'node `east`: PGHOSTADDR `east-ip` in the environment is not an IP address, which libpq refuses',
+      'node `east`: PGPORT `x` in the environment is not a port (1 to 65535)',
+      // west gives its host and port, not its hostaddr: PGHOSTADDR is its address
+      'node `west`: PGHOSTADDR `east-ip` in the environment is not an IP address, which libpq refuses',
+    ]);
+  });
+
   it('goes with its host: a replicationUrl naming another host does not take it', () => {
     const text = withUrl('postgres://steep@east.internal:5432/app?hostaddr=10.0.0.5').replace(
       '    url: postgres://steep@east.internal:5432/app?hostaddr=10.0.0.5',
