@@ -4,6 +4,7 @@ import {
   libpqPassword,
   parseConnectionUrl,
   parsePort,
+  refusedParam,
   UNSUPPORTED_PARAMS,
 } from '../db/connectionParams.js';
 import { registerSecret } from '../db/mask.js';
@@ -30,23 +31,27 @@ const CONNECTION_FIELDS = CONNECTION_OPTIONS.filter((o) => CONNECTION_OPTION[o].
 const USED = `${LIBPQ_NAMES.join(', ')} and passfile`;
 
 /**
- * libpq's service file, which steep does not read: PGSERVICE would make psql take the
- * service's settings for every node (a `sslmode=verify-ca` among them), so it is refused rather
- * than ignored; PGSERVICEFILE alone names no service, and libpq reads it only for one.
+ * libpq's environment variables that would make psql connect otherwise, or refuse to, than
+ * steep can (UNSUPPORTED_PARAMS' `env`): refused rather than ignored, as in a url. PGSERVICE
+ * would make psql take a service's settings (a `sslmode=verify-ca` among them) for every node;
+ * PGSERVICEFILE alone names no service, and libpq reads it only for one: a warning.
  */
-export function checkServiceEnvironment(ctx: Context): void {
+export function checkLibpqEnvironment(ctx: Context): void {
   const where = ctx.positions.key(['nodes']);
-  if (ctx.env.PGSERVICE) {
+  for (const [param, { env, why, hint }] of Object.entries(UNSUPPORTED_PARAMS)) {
+    const value = env === undefined ? undefined : ctx.env[env];
+    if (env === undefined || value === undefined || refusedParam(param, value) === undefined) continue;
     ctx.problems.error(
       'environment-unsupported',
-      `PGSERVICE is set in the environment (service \`${ctx.env.PGSERVICE}\`): steep reads no pg_service.conf, so it would not connect as psql does`,
+      `${env} is set in the environment (\`${value}\`), which steep does not support: ${why}`,
       where,
-      "unset PGSERVICE and write the service's host, port, dbname, user and TLS settings (sslmode, sslrootcert, sslcert, sslkey) in each node's url or fields",
+      `unset ${env}; ${hint}`,
     );
-  } else if (ctx.env.PGSERVICEFILE) {
+  }
+  if (ctx.env.PGSERVICEFILE && !ctx.env.PGSERVICE) {
     ctx.problems.warning(
       'environment-ignored',
-      `PGSERVICEFILE is set in the environment but no service is named; steep reads no service file, as libpq reads none then`,
+      'PGSERVICEFILE is set in the environment but no service is named; steep reads no service file, as libpq reads none then',
       where,
       'unset PGSERVICEFILE',
     );
@@ -296,14 +301,11 @@ function readUrl(ctx: Context, path: Path): ConnectionUrl | undefined {
   }
   registerSecret(parsed.url.password);
   registerSecret(parsed.url.rawPassword);
-  for (const param of parsed.url.unsupported ?? []) {
+  for (const { param, shown } of parsed.url.unsupported ?? []) {
     const { why, hint } = UNSUPPORTED_PARAMS[param]!;
     ctx.problems.error(
       'url-parameter-unsupported',
-      withOwner(
-        path,
-        `${fieldOf(path)} parameter \`${param === 'channel_binding' ? 'channel_binding=require' : param}\` is not supported by steep: ${why}`,
-      ),
+      withOwner(path, `${fieldOf(path)} parameter \`${shown}\` is not supported by steep: ${why}`),
       ctx.positions.value(path),
       hint,
     );

@@ -4,7 +4,7 @@ import { VERIFY_WINDOW_DEFAULT } from '../model/initEvidence.js';
 import type { IgnoreSpec, SchemaSyncMode, Settings, Topology } from '../model/topology.js';
 import { identifierProblem } from './identifiers.js';
 import { normaliseLinks } from './links.js';
-import { checkServiceEnvironment, normaliseNode } from './nodes.js';
+import { checkLibpqEnvironment, normaliseNode } from './nodes.js';
 import { fieldOf, type Path, withOwner } from './paths.js';
 import type { SourceMap } from './positions.js';
 import type { ProblemList } from './problems.js';
@@ -51,7 +51,7 @@ export function normalise(ctx: NormaliseContext, source: { path: string; digest:
   };
   const ignore = normaliseIgnore(reader);
   if (ignore) topology.ignore = ignore;
-  checkServiceEnvironment(ctx);
+  checkLibpqEnvironment(ctx);
   for (const name of reader.keys(['nodes'])) {
     if (!checkName(ctx, ['nodes', name], 'node')) continue;
     topology.nodes[name] = normaliseNode(ctx, name);

@@ -46,18 +46,26 @@ export interface ConnectionUrl extends Partial<Record<TlsFile, string>> {
   passfile?: string;
   /** query parameters steep does not use */
   ignored: string[];
-  /** query parameters libpq would act on and steep cannot (UNSUPPORTED_PARAMS), as written without their values but channel_binding's */
-  unsupported?: string[];
+  /** query parameters libpq would act on and steep cannot (UNSUPPORTED_PARAMS), and how to name each */
+  unsupported?: Array<{ param: string; shown: string }>;
 }
 
 /**
  * Parameters with which libpq and psql would connect otherwise, or refuse to connect, than steep
- * can: refused rather than ignored. `channel_binding` only when `require` (prefer is libpq's default).
+ * can: refused rather than ignored, in a url and as their `env` variable in steep's
+ * environment. With `refused`, only those values (the others ask no more than steep does: libpq's
+ * default among them), and the message shows the value; without, any value, never shown
+ * (sslpassword's is a secret).
  */
-export const UNSUPPORTED_PARAMS: Record<string, { why: string; hint: string }> = {
+export const UNSUPPORTED_PARAMS: Record<
+  string,
+  { why: string; hint: string; env?: string; refused?: (value: string) => boolean }
+> = {
   channel_binding: {
     why: 'its own sessions and the subscriptions it creates would connect without channel binding, which libpq and psql refuse',
     hint: 'remove it; with sslmode=verify-full the server is authenticated by its certificate',
+    env: 'PGCHANNELBINDING',
+    refused: (v) => v === 'require',
   },
   sslpassword: {
     why: 'it reads no client key protected by a passphrase',
@@ -66,13 +74,56 @@ export const UNSUPPORTED_PARAMS: Record<string, { why: string; hint: string }> =
   service: {
     why: 'it reads no pg_service.conf',
     hint: "write the service's host, port, dbname, user and TLS settings (sslmode, sslrootcert, sslcert, sslkey) in the url or the node's fields",
+    env: 'PGSERVICE',
+  },
+  require_auth: {
+    why: 'its sessions and the subscriptions it creates would take any authentication the server asks for, where libpq and psql refuse the others',
+    hint: "remove it; choose the method in the server's pg_hba.conf, and authenticate the server with sslmode=verify-full",
+    env: 'PGREQUIREAUTH',
+  },
+  sslcertmode: {
+    why: 'it cannot require the server to ask for a client certificate, as libpq and psql do',
+    hint: "remove it; the server's pg_hba.conf (clientcert=verify-full, or cert) makes it ask",
+    env: 'PGSSLCERTMODE',
+    refused: (v) => v === 'require',
+  },
+  target_session_attrs: {
+    why: 'it does not pick or refuse a server by whether it takes writes or is a standby, as libpq does',
+    hint: "remove it; name the primary as the node's host and its standbys under `standbys` (subscriptions then follow the one that takes writes)",
+    env: 'PGTARGETSESSIONATTRS',
+    refused: (v) => v !== 'any',
+  },
+  gssencmode: {
+    why: 'it has no GSSAPI encryption, which libpq and psql would require',
+    hint: 'use TLS instead: sslmode=verify-full',
+    env: 'PGGSSENCMODE',
+    refused: (v) => v === 'require',
+  },
+  requirepeer: {
+    why: 'it does not check which operating system user runs the server, as libpq does over a Unix socket',
+    hint: 'remove it, or connect over TCP with sslmode=verify-full',
+    env: 'PGREQUIREPEER',
+  },
+  ssl_min_protocol_version: {
+    why: 'its TLS connections, and the subscriptions it creates, accept TLS 1.2, which libpq and psql would refuse',
+    hint: 'remove it, or make the server accept only TLS 1.3 (ssl_min_protocol_version there)',
+    env: 'PGSSLMINPROTOCOLVERSION',
+    refused: (v) => v === 'TLSv1.3',
   },
 };
 
-function unsupported(given: URLSearchParams): string[] {
-  return [...new Set(given.keys())].filter(
-    (k) => k in UNSUPPORTED_PARAMS && (k !== 'channel_binding' || given.get(k) === 'require'),
-  );
+/** `param` or `param=value`, as a refusal names it (UNSUPPORTED_PARAMS), or undefined when `value` is not refused. */
+export function refusedParam(param: string, value: string): string | undefined {
+  const entry = UNSUPPORTED_PARAMS[param];
+  if (entry === undefined || value === '' || (entry.refused && !entry.refused(value))) return undefined;
+  return entry.refused ? `${param}=${value}` : param;
+}
+
+function unsupported(given: URLSearchParams): Array<{ param: string; shown: string }> {
+  return [...new Set(given.keys())].flatMap((param) => {
+    const shown = refusedParam(param, given.get(param) ?? '');
+    return shown === undefined ? [] : [{ param, shown }];
+  });
 }
 
 export type ParsedConnectionUrl =
@@ -107,7 +158,9 @@ export function parseConnectionUrl(text: string): ParsedConnectionUrl {
   const given = new URLSearchParams(query);
   const refused = unsupported(given);
   const url: ConnectionUrl = {
-    ignored: [...new Set(given.keys())].filter((k) => !KNOWN_PARAMS.has(k) && !refused.includes(k)),
+    ignored: [...new Set(given.keys())].filter(
+      (k) => !KNOWN_PARAMS.has(k) && !refused.some((r) => r.param === k),
+    ),
     ...(refused.length > 0 ? { unsupported: refused } : {}),
   };
   const sslmode = given.get('sslmode');

@@ -137,14 +137,53 @@ describe('the service file', () => {
   it('PGSERVICE in the environment is an error naming the variable', () => {
     const { errors } = check(BASE, { PGSERVICE: 'east' });
     expect(errors.map((e) => `${e.code}: ${e.message}`)).toEqual([
-      'environment-unsupported: PGSERVICE is set in the environment (service `east`): steep reads no pg_service.conf, so it would not connect as psql does',
+      'environment-unsupported: PGSERVICE is set in the environment (`east`), which steep does not support: it reads no pg_service.conf',
     ]);
-    expect(errors[0]!.hint).toMatch(/^unset PGSERVICE and write the service's host/);
+    expect(errors[0]!.hint).toMatch(/^unset PGSERVICE; write the service's host/);
   });
 
   it('PGSERVICEFILE alone names no service: a warning, not silence', () => {
     const { errors, warnings } = check(BASE, { PGSERVICEFILE: '/etc/pg_service.conf' });
     expect(errors).toEqual([]);
     expect(warnings.map((w) => w.code)).toEqual(['environment-ignored']);
+  });
+});
+
+describe('what would make psql refuse a server steep would take', () => {
+  const url = (q: string) => withUrl(`postgres://steep@east.internal:5432/app?${q}`);
+  const messages = (text: string, env: NodeJS.ProcessEnv = {}) =>
+    check(text, env).errors.map((e) => e.message);
+
+  it('is an error in a url, naming the parameter and its value', () => {
+    expect(messages(url('target_session_attrs=read-write&require_auth=scram-sha-256'))).toEqual([
+      'node `east`: `url` parameter `target_session_attrs=read-write` is not supported by steep: it does not pick or refuse a server by whether it takes writes or is a standby, as libpq does',
+      'node `east`: `url` parameter `require_auth` is not supported by steep: its sessions and the subscriptions it creates would take any authentication the server asks for, where libpq and psql refuse the others',
+    ]);
+    for (const q of [
+      'sslcertmode=require',
+      'gssencmode=require',
+      'requirepeer=postgres',
+      'ssl_min_protocol_version=TLSv1.3',
+    ])
+      expect(messages(url(q)), q).toHaveLength(1);
+  });
+
+  it("is an error as its variable in steep's environment", () => {
+    expect(messages(BASE, { PGTARGETSESSIONATTRS: 'primary', PGCHANNELBINDING: 'require' })).toEqual([
+      'PGCHANNELBINDING is set in the environment (`require`), which steep does not support: its own sessions and the subscriptions it creates would connect without channel binding, which libpq and psql refuse',
+      'PGTARGETSESSIONATTRS is set in the environment (`primary`), which steep does not support: it does not pick or refuse a server by whether it takes writes or is a standby, as libpq does',
+    ]);
+  });
+
+  it("asks nothing more than steep does with libpq's defaults: no error", () => {
+    const lenient = {
+      PGTARGETSESSIONATTRS: 'any',
+      PGCHANNELBINDING: 'prefer',
+      PGSSLCERTMODE: 'allow',
+      PGGSSENCMODE: 'prefer',
+      PGSSLMINPROTOCOLVERSION: 'TLSv1.2',
+    };
+    expect(messages(BASE, lenient)).toEqual([]);
+    expect(messages(url('target_session_attrs=any&gssencmode=disable'))).toEqual([]);
   });
 });
