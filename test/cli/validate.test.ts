@@ -57,6 +57,18 @@ describe('steep validate', () => {
     expect(stdout).toBe('steep.yaml is valid: 2 nodes, 1 publication, 1 subscription\n');
   });
 
+  it('connects as psql would or refuses: PGSERVICE is exit 1 naming the variable; hostaddr and passfile in a url are valid, without a warning', async () => {
+    const refused = await validate(BASE, [], { PGSERVICE: 'east' });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(
+      /^steep\.yaml:\d+:\d+: PGSERVICE is set in the environment \(`east`\), which steep does not support: it reads no pg_service\.conf/m,
+    );
+    const url = 'postgres://steep@east.internal:5432/app?hostaddr=10.0.0.5&passfile=/nonexistent/east.pgpass';
+    const valid = await validate(BASE.replace('postgres://steep@east.internal:5432/app', url));
+    expect(valid.stderr).toBe('');
+    expect(valid.code).toBe(0);
+  });
+
   describe.concurrent('each bad input: exit 1, one positioned line per problem', () => {
     it.each(BAD_INPUTS)('$name', async ({ text, env, where, message, consequences = 0 }) => {
       const { code, stdout, stderr } = await validate(text, [], env as Record<string, string>);
