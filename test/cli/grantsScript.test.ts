@@ -144,7 +144,7 @@ describe.each(cells)('steep grants run by the cloud admin on PostgreSQL %i, %s',
     const owned = await steep(['plan'], path);
     expect(owned.code).toBe(1);
     expect(owned.stderr).toContain(
-      "east: steep's state schema steep is at version 16 and this steep needs migrations 17, 18, 19, 20, which alter steep.schema_fingerprints: only its owner cloudadmin (or a member of it) may, not role steep_runner; have cloudadmin run the script `steep grants` prints for east",
+      "east: steep's state schema steep is at version 16 and this steep needs migrations 17, 18, 19, 20, 21, which alter steep.schema_fingerprints: only its owner cloudadmin (or a member of it) may, not role steep_runner; have cloudadmin run the script `steep grants` prints for east",
     );
     const { scripts: migrating, text: steps } = await grantsOf(path);
     expect(

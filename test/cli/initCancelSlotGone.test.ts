@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { steepWith, untilHealthy, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
 import { digests } from '../support/replicationData.js';
-import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+import { eventually, HANG_MS, pairYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
  * `steep init cancel --allow-destroy` of a subscription whose slot is no longer on its publisher
@@ -12,7 +12,7 @@ import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topology
  * (slot_name = NONE) before the drop and says so; the subscriber's rows are kept.
  */
 const cluster = useCluster({ nodes: ['east', 'west'] });
-const SUB = 'gone_sub';
+const SUB = 'west_gone';
 
 describe('init cancel of a subscription whose slot is gone from its publisher (18)', () => {
   it('drops the subscription, saying the slot was not there, and keeps its rows', async () => {
@@ -21,16 +21,13 @@ describe('init cancel of a subscription whose slot is gone from its publisher (1
       await n.query('CREATE TABLE public.t (id int PRIMARY KEY, v text NOT NULL)');
     await east.query('INSERT INTO public.t SELECT g, md5(g::text) FROM generate_series(1, 500) g');
     const path = writeConfig(
-      [
-        'version: 1',
-        'topology: cancel-slot-gone',
-        nodesYaml(cluster().nodes),
-        'publications:',
-        '  gone_pub: { node: east, tables: [public.t] }',
-        'subscriptions:',
-        `  ${SUB}: { node: west, from: east, publications: [gone_pub] }`,
-        '',
-      ].join('\n'),
+      pairYaml({
+        topology: 'cancel-slot-gone',
+        publisher: east,
+        subscriber: west,
+        p: 'gone',
+        tables: ['public.t'],
+      }),
     );
     const steep = steepWith({
       config: () => path,

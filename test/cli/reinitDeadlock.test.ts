@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { steepWith, untilHealthy, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
 import { digests } from '../support/replicationData.js';
-import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+import { eventually, HANG_MS, pairYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
  * `steep reinit --full` empties the subscriber's tables with one TRUNCATE, which PostgreSQL locks
@@ -13,7 +13,7 @@ import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topology
  * so the other session goes on and the reinit finishes.
  */
 const cluster = useCluster({ nodes: ['east', 'west'] });
-const SUB = 'dl_sub';
+const SUB = 'west_dl';
 
 describe('reinit --full against a session that locks its tables in the other order (18)', () => {
   it('gives way to it instead of being aborted as a deadlock, then copies every row', async () => {
@@ -24,16 +24,13 @@ describe('reinit --full against a session that locks its tables in the other ord
     for (const t of ['a', 'b'])
       await east.query(`INSERT INTO public.${t} SELECT g, md5(g::text) FROM generate_series(1, 1000) g`);
     const path = writeConfig(
-      [
-        'version: 1',
-        'topology: reinit-deadlock',
-        nodesYaml(cluster().nodes),
-        'publications:',
-        '  dl_pub: { node: east, tables: [public.a, public.b] }',
-        'subscriptions:',
-        `  ${SUB}: { node: west, from: east, publications: [dl_pub] }`,
-        '',
-      ].join('\n'),
+      pairYaml({
+        topology: 'reinit-deadlock',
+        publisher: east,
+        subscriber: west,
+        p: 'dl',
+        tables: ['public.a', 'public.b'],
+      }),
     );
     const steep = steepWith({
       config: () => path,
