@@ -160,9 +160,12 @@ export const SELF_TESTS: SelfTest[] = [
     },
     expect: () => 'steep status had not settled after 5000 ms',
     repair: async (w) => {
+      // the slow trigger first: it slows every row the apply worker writes into t_ids too, and the
+      // reinit's closing comparison waits for the subscriber to replay (a CI run under load: the
+      // lag grew past what the comparison's 60 s wait could see replayed, and the call's ceiling)
+      await fastCopy(w.subscriber, 't_ids');
       const done = await reinit?.exited;
       reinit = null;
-      await fastCopy(w.subscriber, 't_ids');
       if (done?.code !== 0)
         throw new Error(`steep reinit --tables public.t_ids exited ${done?.code}: ${done?.stderr}`);
     },
