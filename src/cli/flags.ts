@@ -39,6 +39,10 @@ export const formatFlag = {
   }),
 };
 
+/** `steep verify`'s tables at a time; a rolling run (a schedule's background job) takes one. */
+export const VERIFY_PARALLEL = 2;
+export const ROLLING_PARALLEL = 1;
+
 /** The tables and sessions of a row comparison (verify, merge analyze). */
 export const compareFlags = {
   tables: Flags.string({
@@ -46,7 +50,7 @@ export const compareFlags = {
   }),
   parallel: Flags.integer({
     summary: 'Tables compared at a time (one session per node each).',
-    default: 2,
+    default: VERIFY_PARALLEL,
     min: 1,
   }),
 };

@@ -1,7 +1,15 @@
 import { Args, Flags } from '@oclif/core';
 import { SteepCommand } from '../cli/baseCommand.js';
 import { confirm } from '../cli/confirm.js';
-import { commaList, compareFlags, formatFlag, globalFlags, jsonFlag } from '../cli/flags.js';
+import {
+  commaList,
+  compareFlags,
+  formatFlag,
+  globalFlags,
+  jsonFlag,
+  ROLLING_PARALLEL,
+  VERIFY_PARALLEL,
+} from '../cli/flags.js';
 import { setExitCode } from '../cli/invocation.js';
 import { VerifyProgress } from '../cli/verifyProgress.js';
 import { SteepError } from '../model/errors.js';
@@ -36,6 +44,10 @@ Exit codes: 0 every table equal, 2 diverged or some table not verifiable (still 
     ...jsonFlag,
     ...formatFlag,
     ...compareFlags,
+    parallel: Flags.integer({
+      summary: `Tables (with --rolling: segments) compared at a time, one session per node each (default ${VERIFY_PARALLEL}; ${ROLLING_PARALLEL} with --rolling, which leaves the cores to the writers).`,
+      min: 1,
+    }),
     examples: Flags.integer({ summary: 'Example keys shown per kind of difference.', default: 10, min: 0 }),
     repair: Flags.boolean({ summary: 'Reinit the diverged tables, then verify again.' }),
     rolling: Flags.boolean({
@@ -65,7 +77,7 @@ Exit codes: 0 every table equal, 2 diverged or some table not verifiable (still 
       });
       const { report, configWarnings } = await verifyRolling(flags.config, args.subscription, {
         budget: flags.budget!,
-        parallel: flags.parallel,
+        parallel: flags.parallel ?? ROLLING_PARALLEL,
         examples: flags.examples,
         onEvent,
       });
@@ -96,7 +108,7 @@ Exit codes: 0 every table equal, 2 diverged or some table not verifiable (still 
     );
     const outcome = await repairSubscription(flags.config, args.subscription, {
       tables: commaList(flags.tables),
-      parallel: flags.parallel,
+      parallel: flags.parallel ?? VERIFY_PARALLEL,
       examples: flags.examples,
       repair: flags.repair,
       allowDestroy: flags['allow-destroy'],

@@ -151,6 +151,8 @@ export function segmentId(s: Pick<Segment, 'subscription' | 'table' | 'segment'>
 /** What one `verify --rolling` did. */
 export interface RollingReport {
   budgetMs: number;
+  /** segments compared at a time (`--parallel`) */
+  parallel: number;
   /** the segments compared, in the order they finished */
   compared: SegmentVerdict[];
   /** segments of the chosen tables not reached within the budget */

@@ -10,7 +10,7 @@ import { renderVerifyText } from './verify.js';
  */
 export function renderRollingText(r: RollingReport): string {
   const lines = [
-    `Rolling verify (budget ${seconds(r.budgetMs)}): ${r.compared.length} segment${r.compared.length === 1 ? '' : 's'} compared, ` +
+    `Rolling verify (budget ${seconds(r.budgetMs)}, ${r.parallel} at a time): ${r.compared.length} segment${r.compared.length === 1 ? '' : 's'} compared, ` +
       `${thousands(r.rows)} rows, ${r.notReached} not reached (${seconds(r.durationMs)})`,
   ];
   for (const c of r.compared) {

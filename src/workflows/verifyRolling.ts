@@ -141,7 +141,7 @@ export async function verifyRolling(
     }
   };
   try {
-    await Promise.all(Array.from({ length: Math.max(1, opts.parallel) }, worker));
+    await Promise.all(Array.from({ length: opts.parallel }, worker));
   } finally {
     await Promise.all([...sessions.values()].map((c) => c.then((x) => x.end()).catch(() => {})));
   }
@@ -149,6 +149,7 @@ export async function verifyRolling(
   const reports = scopes.map((s) => reportOf(s, t0));
   const report: RollingReport = {
     budgetMs,
+    parallel: opts.parallel,
     compared,
     notReached: queue.length - compared.length,
     coverage: coverageOf(

@@ -24,6 +24,7 @@ interface Compared {
   verdict: { status: string; rows: number; missing: number; extra: number; different: number };
 }
 interface Rolling {
+  parallel: number;
   compared: Compared[];
   notReached: number;
   diverged: boolean;
@@ -46,8 +47,8 @@ const env = () => ({
 });
 const steep = steepWith({ config: () => path, env, timeoutMs: 240_000 });
 
-async function rolling(budget: string): Promise<{ code: number; report: Rolling }> {
-  const r = await steep(['verify', SUB, '--rolling', '--budget', budget, '--json', '--parallel', '1']);
+async function rolling(budget: string, ...more: string[]): Promise<{ code: number; report: Rolling }> {
+  const r = await steep(['verify', SUB, '--rolling', '--budget', budget, '--json', ...more]);
   expect([0, 2], r.stderr).toContain(r.code);
   return { code: r.code, report: JSON.parse(r.stdout) as Rolling };
 }
@@ -132,6 +133,8 @@ describe('steep verify --rolling', () => {
       const seen = new Set<string>();
       const first = await rolling('1ms');
       expect(first.code).toBe(0);
+      // a schedule's run compares one segment at a time unless told otherwise
+      expect(first.report.parallel).toBe(1);
       expect(first.report.compared).toHaveLength(1);
       const total = first.report.compared.length + first.report.notReached;
       expect(total).toBeGreaterThan(10);
@@ -139,8 +142,10 @@ describe('steep verify --rolling', () => {
       expect(main.segments).toBeGreaterThan(6);
       for (const c of first.report.compared) seen.add(`${c.table}/${c.segment}`);
       for (let run = 1; run < 4; run++) {
-        const { code, report } = await rolling('1ms');
+        // two at a time: still none starts after the budget but the run's first
+        const { code, report } = await rolling('1ms', ...(run === 3 ? ['--parallel', '2'] : []));
         expect(code).toBe(0);
+        expect(report.parallel).toBe(run === 3 ? 2 : 1);
         expect(report.compared).toHaveLength(1);
         const c = report.compared[0]!;
         expect(c.verdict.status, JSON.stringify(c)).toBe('equal');
