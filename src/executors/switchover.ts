@@ -94,18 +94,27 @@ export async function endFencedSessions(
   plan: SwitchoverPlan,
   graceMs: number,
   signal?: AbortSignal,
+  say: (text: string) => void = () => {},
 ): Promise<number> {
-  const until = Date.now() + graceMs;
+  const started = Date.now();
+  const until = started + graceMs;
   const since = await serverNow(old);
   const ended = new Set<number>();
   const run = async (sql: string) => {
     const { rows } = await old.query<{ pid: number }>(sql, [since]);
     for (const r of rows) ended.add(r.pid);
   };
+  let said = started;
   for (;;) {
     await run(plan.terminateFinishedSql);
-    if ((await countRoleSessions(old, plan.roles, since)) === 0 || Date.now() >= until || signal?.aborted)
-      break;
+    const busy = await countRoleSessions(old, plan.roles, since);
+    if (busy === 0 || Date.now() >= until || signal?.aborted) break;
+    if (Date.now() - said >= SAY_EVERY_MS) {
+      said = Date.now();
+      say(
+        `waiting for ${busy} session(s) of ${plan.roles.join(', ')} on ${plan.oldNode} to end the transaction each had open at the fence (${waitedText(started, said, graceMs)}, --grace; then every one is ended)`,
+      );
+    }
     await sleep(POLL_MS, signal);
   }
   if (signal?.aborted)

@@ -166,7 +166,9 @@ export class SwitchoverRun {
           await runStatements(clients, [roles.fence[i]!]);
           undo.push(roles.unfence[i]!);
         }
-        const terminated = await endFencedSessions(old, plan, opts.graceMs, opts.signal);
+        const terminated = await endFencedSessions(old, plan, opts.graceMs, opts.signal, (text) =>
+          this.waiting('fence', text),
+        );
         // the data fence once the roles' sessions are gone: each CREATE TRIGGER waits for the
         // transactions writing its table, so every write before it has committed (or failed)
         if (plan.dataFence.fence.length > 0) undo.unshift(...plan.dataFence.unfence);

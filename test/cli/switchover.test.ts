@@ -450,19 +450,39 @@ describe('steep switchover of asynchronous commits (18 → 18)', () => {
       };
       try {
         await eventually(async () => writer.committed() > 200, HANG_MS, 'the writer to commit');
-        // a transaction under way at the fence, committed (asynchronously) during the grace
+        // a transaction under way at the fence, committed (asynchronously) during the grace,
+        // once the switchover said what it waits for (no wait is silent)
         const late = await roleClient(east, AS);
         await late.query('BEGIN');
         await late.query("INSERT INTO public.as_orders (v) VALUES ('committed during the grace')");
         // the lag counts WAL the WAL writer has not flushed yet: up to 10 s of writes here
-        const running = steep(
-          ['switchover', SUB_AS, '--reverse', '--grace', '3s', '--max-lag', '16MB', '--json'],
-          asPath,
+        const running = startSteep(
+          [
+            'switchover',
+            SUB_AS,
+            '--reverse',
+            '--grace',
+            '60s',
+            '--max-lag',
+            '16MB',
+            '--json',
+            '--log-format',
+            'json',
+            '-c',
+            asPath,
+          ],
+          passwordEnv(cluster().nodes),
         );
-        await eventually(async () => (await fenceSetting(east, AS.user)) !== null, HANG_MS, 'the fence');
+        const said = await running.when((e) => e.event === 'switchover.waiting' && e.step === 'fence');
+        expect(said.message).toMatch(
+          new RegExp(
+            `^waiting for \\d+ session\\(s\\) of ${AS.user}, ${SNEAKY.user} on east to end the transaction each had open at the fence \\(\\d+ s of at most 60 s, --grace; then every one is ended\\)$`,
+          ),
+        );
+        expect(await fenceSetting(east, AS.user)).not.toBeNull();
         await late.query('COMMIT');
         await late.end().catch(() => {});
-        const done = await running;
+        const done = await running.exited;
         expect(done.code, `${done.stdout}\n${done.stderr}`).toBe(0);
         report = JSON.parse(done.stdout);
         expect(report.outcome).toBe('released');
