@@ -78,9 +78,9 @@ export class ApplyProgress {
   /**
    * Live detail of a running step (an init's % done, tables, rows/s, ETA) under its line.
    * Without a TTY each detail is a log line: when its phase changes, else one per SAY_EVERY_MS
-   * (a wait is never silent for longer).
+   * (a wait is never silent for longer); `waiting`: the line says what the step waits for.
    */
-  detail(stepId: string, text: string): void {
+  detail(stepId: string, text: string, waiting = false): void {
     const task = this.tasks.get(stepId);
     if (!task) return;
     const now = Date.now();
@@ -88,8 +88,8 @@ export class ApplyProgress {
     if (!process.stdout.isTTY) {
       const phase = (t: string) => t.split(' ')[0];
       const changed = !last || phase(last.text) !== phase(text);
-      // a copy's first line waits for its rate
-      const ready = phase(text) !== 'copying' || text.includes('rows/s');
+      // a copy's first line waits for its rate, unless it says what the copy waits for
+      const ready = waiting || phase(text) !== 'copying' || text.includes('rows/s');
       if (!(changed && ready) && !(last && now - last.at >= SAY_EVERY_MS)) return;
     }
     this.lastDetail.set(stepId, { text, at: now });
@@ -134,7 +134,7 @@ export function progressOnceLocked(steps: Step[]) {
       if (!progress && e.event === 'apply.started') progress = new ApplyProgress(steps);
       progress?.sink(e);
     }) as EventSink,
-    detail: (stepId: string, text: string) => progress?.detail(stepId, text),
+    detail: (stepId: string, text: string, waiting?: boolean) => progress?.detail(stepId, text, waiting),
     end: async (notRun: Step[]) => progress?.end(notRun),
   };
 }

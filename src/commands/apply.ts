@@ -154,7 +154,9 @@ Ctrl-C (SIGINT), SIGTERM or SIGHUP: no new step starts, a running statement fini
         wait: flags.wait,
         replan: async () => (await makePlan(flags.config, inputs)).plan,
         staleAdvice: saved ? `make a new plan with \`${planCommand(saved, args.plan!)}\`` : undefined,
-        onInitProgress: progress ? (step, p) => progress.detail(step.id, progressLine(p)) : undefined,
+        onInitProgress: progress
+          ? (step, p) => progress.detail(step.id, progressLine(p), p.waiting !== undefined)
+          : undefined,
         signal: interruption.signal,
         observed,
       });

@@ -186,6 +186,12 @@ export async function followInit(t: FollowTarget, opts: FollowOptions): Promise<
     applicationName: APPLICATION_NAME,
     connectTimeoutMs,
   });
+  // the last progress shown: a lost subscriber's wait is said on its line (text mode) too
+  let shown: InitProgress | undefined;
+  const onProgress = (p: InitProgress) => {
+    shown = p;
+    opts.onProgress?.(p);
+  };
   try {
     const { version, rec, tracker, startedAt } = await resume(t, sub, opts.onEvent);
     const subject = {
@@ -239,7 +245,7 @@ export async function followInit(t: FollowTarget, opts: FollowOptions): Promise<
         const final = { ...p, state: 'failed' as const, error: reason };
         await rec.moveTo('failed', final, reason);
         await rec.save(final);
-        opts.onProgress?.(final);
+        onProgress(final);
         opts.onEvent({
           event: 'init.failed',
           level: 'error',
@@ -260,7 +266,7 @@ export async function followInit(t: FollowTarget, opts: FollowOptions): Promise<
         await rec.save(p);
         savedAt = at;
       }
-      opts.onProgress?.(p);
+      onProgress(p);
       if (p.state === 'synchronized') {
         opts.onEvent({
           event: 'init.completed',
@@ -286,6 +292,7 @@ export async function followInit(t: FollowTarget, opts: FollowOptions): Promise<
       failAfterMs,
       connectTimeoutMs,
       onEvent: opts.onEvent,
+      onWaiting: (waiting) => shown && onProgress({ ...shown, waiting }),
       onChange: (c) => opts.onEvent(stateChangeEvent(c)),
     });
   } finally {

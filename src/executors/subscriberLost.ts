@@ -24,6 +24,8 @@ export interface SubscriberLostOptions {
   failAfterMs: number;
   connectTimeoutMs: number;
   onEvent: EventSink;
+  /** the wait's text where the follow shows its progress (apply's step line) */
+  onWaiting?: (text: string) => void;
   onChange: (c: StateChange) => void;
 }
 
@@ -66,13 +68,9 @@ export async function subscriberLost(
       if (Date.now() - began >= opts.failAfterMs) break;
       if (Date.now() - said >= SAY_EVERY_MS) {
         said = Date.now();
-        opts.onEvent({
-          event: 'init.waiting',
-          level: 'warn',
-          node,
-          subscription: t.subscription,
-          message: `${describeSessionLost(node, err)}: waiting for ${node} to answer again, to record the init of ${t.subscription} failed so that steep apply follows it again (${waitedText(began, said, opts.failAfterMs)})`,
-        });
+        const message = `${describeSessionLost(node, err)}: waiting for ${node} to answer again, to record the init of ${t.subscription} failed so that steep apply follows it again (${waitedText(began, said, opts.failAfterMs)})`;
+        opts.onEvent({ event: 'init.waiting', level: 'warn', node, subscription: t.subscription, message });
+        opts.onWaiting?.(message);
       }
       await sleep(RETRY_MS);
     }

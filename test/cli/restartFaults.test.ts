@@ -353,15 +353,19 @@ describe.each(faultVersions())('a node restarted (immediate) during apply on Pos
     return row!;
   }
 
-  it('the subscriber, mid-copy: exit 1 naming west, the init recorded failed; apply again follows it to synchronized', async () => {
+  it('the subscriber, mid-copy and down 7 s: apply says what it waits for, exits 1 naming west, the init recorded failed; apply again follows it to synchronized', async () => {
     const east = cluster().node('east');
     const west = cluster().node('west');
     const { path, names, applying } = await slowInit('rs');
     const t0 = Date.now();
-    await west.restart('immediate');
+    // down longer than a wait may stay silent (5 s): the text output says what apply waits for
+    await west.restart('immediate', 7_000);
     const failed = await applying;
     const failMs = Date.now() - t0;
     expect(failed.code, `${failed.stdout}\n${failed.stderr}`).toBe(1);
+    expect(failed.stdout).toMatch(
+      /lost the connection to west \([^)]+\): the server restarted or stopped, or ended steep's session: waiting for west to answer again, to record the init of west_rs failed so that steep apply follows it again \(\d+ s of at most \d+ s\)/,
+    );
     const reason = new RegExp(
       `init of subscription west_rs on west failed: ${LOST('west').source}; ` +
         'the slot west_rs on east is kept and PostgreSQL goes on with the init: run steep apply again to follow it to synchronized',

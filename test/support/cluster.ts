@@ -37,7 +37,8 @@ export interface TestNode {
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
   /** A new connected client; the caller ends it. */
   client(): Promise<pg.Client>;
-  restart(mode?: 'fast' | 'immediate'): Promise<void>;
+  /** `downMs`: how long the server stays down between its stop and its start */
+  restart(mode?: 'fast' | 'immediate', downMs?: number): Promise<void>;
   /** `immediate` skips the checkpoint, as a crash would (default `fast`) */
   stop(mode?: 'fast' | 'immediate'): Promise<void>;
 }
@@ -253,9 +254,10 @@ class Node implements TestNode {
     await pool?.end().catch(() => {});
   }
 
-  async restart(mode: 'fast' | 'immediate' = 'fast'): Promise<void> {
+  async restart(mode: 'fast' | 'immediate' = 'fast', downMs = 0): Promise<void> {
     await this.closePool();
     await this.server.stop(mode);
+    if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
     await startServer(this.server);
   }
 
