@@ -2,7 +2,7 @@
  * Preflight checks, per node, before any step runs (docs/architecture.md, Inside the planner): one idea, the checks a plan makes
  * of each node's readiness — reachable, not locked by another steep, wal_level, slot / walsender /
  * worker capacity for what the plan creates and copies, published tables and their replica
- * identity, the role's privileges. Each failure is a plan error whose message ends with the
+ * identity, the subscriber's key for the changes it applies, the role's privileges. Each failure is a plan error whose message ends with the
  * fix, in one sentence.
  */
 
@@ -25,6 +25,7 @@ import {
 } from '../../model/topology.js';
 import { listText, type PlanContext, sortedKeys } from '../context.js';
 import { leafPartitions, storedTables } from '../publications/publishedRelations.js';
+import { checkApplyIdentity } from './applyIdentity.js';
 import { checkPrivileges, nameOf } from './preflightPrivileges.js';
 import { checkRowFilterIdentity } from './rowFilterIdentity.js';
 
@@ -50,6 +51,7 @@ export function preflight(ctx: PlanContext): void {
   checkCapacity(ctx);
   checkCopyCapacity(ctx);
   checkTables(ctx);
+  checkApplyIdentity(ctx);
   checkPrivileges(ctx);
 }
 
