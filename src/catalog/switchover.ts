@@ -6,8 +6,9 @@
  */
 import type pg from 'pg';
 import { quietly } from '../db/quietErrors.js';
+import { type Inbound, inboundSubscriptionsSql } from '../model/inboundSubscriptions.js';
 import { quoteIdent, quoteLiteral, THIS_DATABASE_OID } from '../model/sql.js';
-import { inboundSubscriptionsSql, type NewLogin, type RoleFacts } from '../model/switchover.js';
+import type { NewLogin, RoleFacts } from '../model/switchover.js';
 import { PG16 } from '../model/versions.js';
 
 /**
@@ -325,18 +326,19 @@ export async function readPreparedXacts(client: pg.Client): Promise<PreparedXact
 }
 
 /**
- * The enabled subscriptions of this database that write into one of `tables` (quoted), but
- * `except` (steep's own way back): their apply workers fire no ordinary trigger.
+ * The enabled subscriptions of this database that write into one of `tables` (quoted), or fire
+ * a trigger as they apply, but `except` (steep's own way back): their apply workers fire no
+ * ordinary trigger.
  */
 export async function readInboundSubscriptions(
   client: pg.Client,
   quotedTables: readonly string[],
   except: string | null,
-): Promise<Array<{ name: string; tables: string[] }>> {
-  const { rows } = await client.query<{ name: string; tables: string[] }>(
-    inboundSubscriptionsSql('$1::text[]', '$2'),
-    [quotedTables, except],
-  );
+): Promise<Inbound[]> {
+  const { rows } = await client.query<Inbound>(inboundSubscriptionsSql('$1::text[]', '$2'), [
+    quotedTables,
+    except,
+  ]);
   return rows;
 }
 

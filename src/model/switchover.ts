@@ -6,11 +6,12 @@
  */
 
 import type { ObservedRole } from './cluster.js';
+import type { Inbound } from './inboundSubscriptions.js';
 import type { InitMethod } from './initMethods.js';
 import { lsnValue } from './lsn.js';
 import { type ReplicaModeGrant, replicaModeWriters } from './replicaModeGrant.js';
 import type { SequenceAccess, SequenceOutcome, SequenceSyncReport } from './sequences.js';
-import { quoteIdent, THIS_DATABASE_OID } from './sql.js';
+import { quoteIdent } from './sql.js';
 import type { TableObject } from './tableObjects.js';
 import type { VerifyReport } from './verify.js';
 
@@ -110,8 +111,8 @@ export interface SwitchoverFacts {
   prepared?: Array<{ gid: string; owner: string; prepared: string }>;
   /** who holds SET on session_replication_role on the old primary, and which of `roles` through each grant (15+; absent: not read) */
   replicaModeGrants?: ReplicaModeGrant[];
-  /** enabled subscriptions on the old primary writing into the subscribed tables (steep's way back excepted) */
-  inbound?: Array<{ name: string; tables: string[] }>;
+  /** enabled subscriptions on the old primary writing into the subscribed tables, or firing triggers as they apply (steep's way back excepted) */
+  inbound?: Inbound[];
   /** the new primary's tables still carrying the data fence an earlier rollback of this subscription put there */
   newFenced?: string[];
   /** whether each fenced role can log in to the new primary's database, and write there */
@@ -418,21 +419,4 @@ export function emptyReport(plan: SwitchoverPlan, keepSlot: boolean): Switchover
     rollback: plan.rollback,
     durationMs: 0,
   };
-}
-
-/**
- * The enabled subscriptions of this database, but `except`, that apply into one of `tables`
- * (both SQL expressions: a text[] of quoted names and a name), with the tables each writes: their
- * apply workers fire no ordinary trigger, so no fence stops them. Read by the switchover and
- * printed in its rollback.
- */
-export function inboundSubscriptionsSql(tables: string, except: string): string {
-  return [
-    `SELECT s.subname AS name, array_agg(pg_catalog.format('%I.%I', n.nspname, c.relname) ORDER BY 1) AS tables`,
-    'FROM pg_catalog.pg_subscription s JOIN pg_catalog.pg_subscription_rel r ON r.srsubid = s.oid',
-    'JOIN pg_catalog.pg_class c ON c.oid = r.srrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace',
-    `WHERE s.subdbid = ${THIS_DATABASE_OID} AND s.subenabled AND s.subname IS DISTINCT FROM ${except}`,
-    `AND r.srrelid IN (SELECT pg_catalog.to_regclass(t) FROM unnest(${tables}) AS t)`,
-    'GROUP BY s.subname ORDER BY 1',
-  ].join(' ');
 }

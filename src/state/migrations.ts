@@ -1,3 +1,4 @@
+import { STEEP_REPLICA_TRIGGERS } from '../model/inboundSubscriptions.js';
 import { INIT_STATES } from '../model/initState.js';
 import { quoteIdent, quoteLiteral } from '../model/sql.js';
 
@@ -256,7 +257,7 @@ export const REPLICATED_STATE_TABLES = [
   'stream_continuity',
 ] as const;
 
-const REPLICATED_ROW = 'steep_replicated_row';
+const [REPLICATED_ROW] = STEEP_REPLICA_TRIGGERS;
 
 /**
  * The trigger function: in an apply or table sync worker (backend_type `logical replication …`;

@@ -291,6 +291,31 @@ describe(`the switchover fence holds against every writer (${defaultVersion()} â
       await north.query(`INSERT INTO public.${p}_ledger (id, v) VALUES (${id}, 'north')`);
       northAcked.push(id);
     }
+    // and into lp_inbox, which east does not publish: a trigger its apply fires (ENABLE ALWAYS)
+    // writes each row into lp_ledger, where no fence stops it either
+    await north.query(`CREATE TABLE public.${p}_inbox (id bigint PRIMARY KEY, v text NOT NULL)`);
+    await north.query(`CREATE PUBLICATION north_inbox_pub FOR TABLE public.${p}_inbox`);
+    await east.query(`CREATE TABLE public.${p}_inbox (id bigint PRIMARY KEY, v text NOT NULL)`);
+    await east.query(
+      `CREATE FUNCTION public.${p}_to_ledger() RETURNS trigger LANGUAGE plpgsql
+         AS $$ BEGIN INSERT INTO public.${p}_ledger (id, v) VALUES (NEW.id, NEW.v); RETURN NEW; END $$`,
+    );
+    await east.query(
+      `CREATE TRIGGER ${p}_to_ledger AFTER INSERT ON public.${p}_inbox FOR EACH ROW EXECUTE FUNCTION public.${p}_to_ledger()`,
+    );
+    await east.query(`ALTER TABLE public.${p}_inbox ENABLE ALWAYS TRIGGER ${p}_to_ledger`);
+    await east.query(
+      `CREATE SUBSCRIPTION north_inbox CONNECTION 'host=127.0.0.1 port=${north.port} dbname=app user=postgres password=${north.password}'
+         PUBLICATION north_inbox_pub WITH (copy_data = false)`,
+    );
+    const inboxAcked: number[] = [];
+    const toInbox = async (from: number) => {
+      for (let id = from; id < from + 20; id++) {
+        await north.query(`INSERT INTO public.${p}_inbox (id, v) VALUES (${id}, 'through the trigger')`);
+        inboxAcked.push(id);
+      }
+    };
+    await toInbox(5_000_000);
     // an application transaction prepared before the switchover, committed after it
     const app = await roleClient(east, role(p, 'app'));
     await app.query('BEGIN');
@@ -307,19 +332,29 @@ describe(`the switchover fence holds against every writer (${defaultVersion()} â
       await north.query(`INSERT INTO public.${p}_ledger (id, v) VALUES (${id}, 'north')`);
       northAcked.push(id);
     }
+    await toInbox(5_000_020);
     await waitCaughtUp(north, 'north_feed');
+    await waitCaughtUp(north, 'north_inbox');
     const primary = refused.code === 0 ? west : east;
-    const before = await lostOn(primary, p, { prepared: [6000001], 'third-node subscription': northAcked });
+    const before = await lostOn(primary, p, {
+      prepared: [6000001],
+      'third-node subscription': northAcked,
+      'its trigger': inboxAcked,
+    });
     console.log(`refusals: exit ${refused.code}, ${JSON.stringify(before)}`);
     expect(before).toEqual({
       prepared: { acknowledged: 1, lost: 0 },
       'third-node subscription': { acknowledged: 40, lost: 0 },
+      'its trigger': { acknowledged: 40, lost: 0 },
     });
     expect(refused.code, `${refused.stdout}\n${refused.stderr}`).toBe(1);
     expect(refused.stderr).toMatch(
       /prepared transaction 'lp_pending' of role lp_app in database app on east \(prepared at [^)]+\) is open/,
     );
     expect(refused.stderr).toContain('subscription north_feed on east writes into public.lp_ledger');
+    expect(refused.stderr).toContain(
+      'subscription north_inbox on east fires public.lp_inbox: lp_to_ledger as it applies (ENABLE ALWAYS or REPLICA), which may write into the tables the switchover moves to west',
+    );
     expect(refused.stderr).toContain(
       'role lp_app cannot log in (NOLOGIN) and starts read-only in database app (default_transaction_read_only = on) on west',
     );
@@ -332,6 +367,7 @@ describe(`the switchover fence holds against every writer (${defaultVersion()} â
     // as the refusals say: the feed disabled, the login given back; a new prepared transaction
     // is waited for (--wait-prepared) and, committed during the wait, reaches west
     await east.query('ALTER SUBSCRIPTION north_feed DISABLE');
+    await east.query('ALTER SUBSCRIPTION north_inbox DISABLE');
     const lift = /as an earlier rollback leaves it: .*; run (.+;) on west, then run again/.exec(
       refused.stderr,
     );
@@ -356,6 +392,9 @@ describe(`the switchover fence holds against every writer (${defaultVersion()} â
     const done = await running.exited;
     expect(done.code, `${done.stdout}\n${done.stderr}`).toBe(0);
     expect((await west.query('SELECT 1 FROM public.lp_ledger WHERE id = 6000002')).length).toBe(1);
+    expect(await lostOn(west, p, { 'its trigger': inboxAcked })).toEqual({
+      'its trigger': { acknowledged: 40, lost: 0 },
+    });
     expect(await digests(west, ['lp_ledger'])).toEqual(await digests(east, ['lp_ledger']));
     // the application writes on west, the new primary: nothing of the rollback's fence is left
     const after = await roleClient(west, role(p, 'app'));

@@ -5,14 +5,9 @@
  * then the old primary's sequences, its fence removed, the application pointed back.
  */
 import { adviceText } from '../../model/advice.js';
+import { inboundSubscriptionsSql } from '../../model/inboundSubscriptions.js';
 import { quoteIdent, quoteLiteral } from '../../model/sql.js';
-import {
-  inboundSubscriptionsSql,
-  type NodeSql,
-  type RollbackCommand,
-  type SwitchoverFacts,
-  type SwitchoverOptions,
-} from '../../model/switchover.js';
+import type { NodeSql, RollbackCommand, SwitchoverFacts, SwitchoverOptions } from '../../model/switchover.js';
 import { PREPARED_SQL, readOnlySql, terminateSql } from './roleFence.js';
 
 /**

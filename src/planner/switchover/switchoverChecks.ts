@@ -11,6 +11,7 @@ import {
   disabledOnErrorRefusal,
   divergedDisabledRefusal,
 } from '../../model/disableOnError.js';
+import { inboundWrites } from '../../model/inboundSubscriptions.js';
 import { adminOptionGrant } from '../../model/membershipGrant.js';
 import { functionGrantAdvice, functionSignature } from '../../model/privileges.js';
 import { replicationConnectFix } from '../../model/replicationConnectError.js';
@@ -280,7 +281,7 @@ function writerProblems(facts: SwitchoverFacts, opts: SwitchoverOptions): string
     p.push(preparedProblem(old, facts.database, facts.prepared!, waited, opts));
   for (const s of facts.inbound ?? [])
     p.push(
-      `subscription ${s.name} on ${old} writes into ${s.tables.join(', ')}, which the switchover moves to ${neu}, and no fence stops a subscription's apply: ` +
+      `subscription ${s.name} on ${old} ${inboundWrites(s, neu)}, and no fence stops a subscription's apply: ` +
         `disable it (ALTER SUBSCRIPTION ${quoteIdent(s.name)} DISABLE on ${old}; what it has not applied waits in its slot on its publisher), then run again; ` +
         `afterwards move it to ${neu} with that slot, as docs/switchover.md "Inbound subscriptions" shows, or enable it on ${old} once a rollback moved the writes back`,
     );

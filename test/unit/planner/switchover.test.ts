@@ -294,9 +294,15 @@ describe('switchover planner', () => {
     },
     {
       what: 'a subscription writing into the tables on the old primary',
-      facts: { inbound: [{ name: 'feed', tables: ['public.orders'] }] },
+      facts: { inbound: [{ name: 'feed', tables: ['public.orders'], triggers: [] }] },
       problem:
         /subscription feed on old writes into public\.orders, .*ALTER SUBSCRIPTION "feed" DISABLE on old; what it has not applied waits in its slot/,
+    },
+    {
+      what: 'a subscription whose apply fires a trigger (ENABLE ALWAYS) on a table it writes',
+      facts: { inbound: [{ name: 'inbox', tables: [], triggers: ['public.inbox: to_orders'] }] },
+      problem:
+        /^subscription inbox on old fires public\.inbox: to_orders as it applies \(ENABLE ALWAYS or REPLICA\), which may write into the tables the switchover moves to new, and no fence stops a subscription's apply: disable it \(ALTER SUBSCRIPTION "inbox" DISABLE on old;/,
     },
     {
       what: "a gap steep recorded in a table's stream",
@@ -545,7 +551,7 @@ describe('switchover planner', () => {
     expect(checks.map((c) => c.sql)).toEqual([
       expect.stringContaining('FROM pg_catalog.pg_prepared_xacts'),
       expect.stringMatching(
-        /FROM pg_catalog\.pg_subscription s .*s\.subname IS DISTINCT FROM 'new_orders' .*ARRAY\['"public"\."orders"'\]/,
+        /ARRAY\['"public"\."orders"'\].* AS tables, .*tgenabled IN \('A', 'R'\).* AS triggers FROM pg_catalog\.pg_subscription s .*s\.subname IS DISTINCT FROM 'new_orders'/,
       ),
     ]);
     expect(
@@ -563,7 +569,7 @@ describe('switchover planner', () => {
   });
 
   it("an inbound subscription: the refusal says what waits in its slot and where it goes after; the rollback's check has its rows on the new primary copied back by hand", () => {
-    const feed = { inbound: [{ name: 'feed', tables: ['public.orders'] }] };
+    const feed = { inbound: [{ name: 'feed', tables: ['public.orders'], triggers: [] }] };
     const [refusal] = switchoverProblems({ ...FACTS, ...feed }, OPTS);
     expect(refusal).toMatch(
       /^subscription feed on old writes into public\.orders, .*: disable it \(ALTER SUBSCRIPTION "feed" DISABLE on old; what it has not applied waits in its slot on its publisher\), then run again; afterwards move it to new with that slot, as docs\/switchover\.md "Inbound subscriptions" shows, or enable it on old once a rollback moved the writes back$/,
