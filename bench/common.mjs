@@ -108,25 +108,25 @@ export function steepMeasured(args, { okCodes = [0], root = ROOT } = {}) {
   return measuredRun(`steep ${args.join(' ')}`, [join(root, 'bin/run.js'), ...args], okCodes);
 }
 
-/** `node ARGS` under /usr/bin/time, measured as steepMeasured measures steep; `what` names it in an error. */
+/** `node ARGS` under /usr/bin/time, measured as steepMeasured measures steep (its stderr kept); `what` names it in an error. */
 export async function measuredRun(what, nodeArgs, okCodes = [0]) {
   const file = join(mkdtempSync(join(tmpdir(), 'steep-bench-time-')), 'time');
   try {
     const t0 = process.hrtime.bigint();
+    let stderr = '';
     const code = await new Promise((resolvePromise, reject) => {
       const child = spawn('/usr/bin/time', ['-f', '%U %S %M', '-o', file, process.execPath, ...nodeArgs], {
         env: { ...process.env, NO_COLOR: '1' },
         stdio: ['ignore', 'ignore', 'pipe'],
       });
-      let err = '';
-      child.stderr.on('data', (d) => (err += d));
+      child.stderr.on('data', (d) => (stderr += d));
       child.on('close', (c) =>
-        okCodes.includes(c) ? resolvePromise(c) : reject(new Error(`${what} exited ${c}:\n${err}`)),
+        okCodes.includes(c) ? resolvePromise(c) : reject(new Error(`${what} exited ${c}:\n${stderr}`)),
       );
     });
     const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
     const [user, system, rssKb] = readFileSync(file, 'utf8').trim().split('\n').pop().split(' ').map(Number);
-    return { code, wallMs, cpuMs: (user + system) * 1000, rssMb: rssKb / 1024 };
+    return { code, wallMs, cpuMs: (user + system) * 1000, rssMb: rssKb / 1024, stderr };
   } finally {
     rmSync(dirname(file), { recursive: true, force: true });
   }
@@ -156,6 +156,41 @@ export async function psql(server, text) {
       maxBuffer: 256 * 1024 * 1024,
     },
   );
+}
+
+/**
+ * The floor of a copy: `ranges` (half-open `[lo, hi)` of `key`) moved at once, each by a binary
+ * COPY pipe between the two nodes (psql's `\copy … TO STDOUT` into another psql's `\copy … FROM
+ * STDIN`) into `table` with no index on the target, then `indexSql` (the target's indexes built
+ * after loading): what this machine moves at that parallelism, nothing decoded, hashed or
+ * followed. Returns the wall time in ms.
+ */
+export async function copyFloor(pub, sub, table, key, ranges, indexSql) {
+  const conn = (s) => `psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p ${s.port} -U postgres -d app`;
+  const pipe = ([lo, hi]) =>
+    new Promise((resolvePipe, reject) => {
+      const where = [lo === null ? null : `${key} >= ${lo}`, hi === null ? null : `${key} < ${hi}`]
+        .filter(Boolean)
+        .join(' AND ');
+      const out = `\\copy (SELECT * FROM ${table}${where ? ` WHERE ${where}` : ''}) TO STDOUT WITH (FORMAT binary)`;
+      const into = `\\copy ${table} FROM STDIN WITH (FORMAT binary)`;
+      const child = spawn(
+        'bash',
+        ['-o', 'pipefail', '-c', `${conn(pub)} -c "${out}" | ${conn(sub)} -c "${into}"`],
+        {
+          stdio: ['ignore', 'ignore', 'pipe'],
+        },
+      );
+      let err = '';
+      child.stderr.on('data', (d) => (err += d));
+      child.on('close', (c) =>
+        c === 0 ? resolvePipe() : reject(new Error(`copy floor pipe exited ${c}: ${err}`)),
+      );
+    });
+  const t0 = performance.now();
+  await Promise.all(ranges.map(pipe));
+  for (const q of indexSql) await sql(sub, q);
+  return performance.now() - t0;
 }
 
 /** One JSON line and one human line, always with the ratio to the baseline. */

@@ -3,8 +3,11 @@
 // 4 sessions at the slot's exported snapshot) against the native `copy_data = true` (one table
 // sync worker: `parallel: 1` and splitAbove above the table), create → synchronized, in the same
 // run on the same nodes. Target ≥ 1.3× faster (docs/benchmarks.md); steep's peak RSS during the copy
-// < 200 MB. How it scales with cores: BENCH_PARALLEL=1,2,4 on this machine's cores. Which copy
-// each run took is read from its plan (`init.copy`: steep or postgresql), never assumed: at a
+// < 200 MB. The floor, in the same rounds: the same rows moved by as many binary COPY pipes
+// between the nodes (bench/common.mjs copyFloor), the key built after; `vsFloor` is steep's
+// init (init.started → init.completed in apply's JSON log: copy, index, catch-up) against it
+// (target ≥ 0.9×), `wholeVsFloor` the whole apply, its closing comparison of every row included. How it scales with cores: BENCH_PARALLEL=1,2,4
+// on this machine's cores. Which copy each run took is read from its plan (`init.copy`: steep or postgresql), never assumed: at a
 // small BENCH_MB, `parallel: 1` leaves the table below init.splitAbove, so PostgreSQL copies it.
 //
 //   BENCH_MB        size of the table, MB (default 2048)
@@ -20,7 +23,17 @@
 //                   native copy always went first, and steep's ratio gained from it.
 import { writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
-import { benchFile, median, pairYaml, report, sql, startNodes, steep, steepMeasured } from './common.mjs';
+import {
+  benchFile,
+  copyFloor,
+  median,
+  pairYaml,
+  report,
+  sql,
+  startNodes,
+  steep,
+  steepMeasured,
+} from './common.mjs';
 
 const MB = Number(process.env.BENCH_MB ?? 2048);
 const SWEEP = String(process.env.BENCH_PARALLEL ?? 4)
@@ -57,6 +70,18 @@ try {
   // the publication and steep's state schemas exist before either run
   await steep(['apply', '-c', bare, '--auto-approve']);
 
+  // from apply's JSON log: the init from its start to synchronized (copy, indexes, catch-up), then its comparison
+  const phases = (log) => {
+    const at = (event) => {
+      const line = log.split('\n').find((l) => l.startsWith('{') && JSON.parse(l).event === event);
+      if (!line) throw new Error(`apply logged no ${event}`);
+      return Date.parse(JSON.parse(line).timestamp);
+    };
+    return {
+      initMs: at('init.completed') - at('init.started'),
+      compareMs: at('init.compared') - at('init.completed'),
+    };
+  };
   // which copy the plan chose for the subscription's init: 'steep' or 'postgresql'
   const copyOf = async (path) => {
     const plan = await steep(['plan', '-c', path, '--json']);
@@ -69,26 +94,44 @@ try {
     const copy = await copyOf(path);
     await sql(sub, 'CHECKPOINT');
     await sql(pub, 'CHECKPOINT');
-    const m = {
-      ...(await steepMeasured(['apply', '-c', path, '--auto-approve'])),
-      load: loadavg()[0],
-      copy,
-    };
+    const run = await steepMeasured(['apply', '-c', path, '--auto-approve', '--log-format', 'json']);
+    const m = { ...run, ...phases(run.stderr), load: loadavg()[0], copy };
     const [{ n }] = await sql(sub, 'SELECT count(*)::bigint AS n FROM public.big');
     if (Number(n) !== ROWS) throw new Error(`${name}: ${n} rows on the subscriber, not ${ROWS}`);
     await sql(sub, `DROP SUBSCRIPTION ${name}`);
     await sql(sub, 'TRUNCATE public.big');
     return m;
   };
+  // the floor at `p` sessions: the same rows by p binary COPY pipes in key ranges, the key built after
+  const floorOnce = async (p) => {
+    await sql(sub, 'ALTER TABLE public.big DROP CONSTRAINT big_pkey');
+    await sql(sub, 'CHECKPOINT');
+    await sql(pub, 'CHECKPOINT');
+    const cut = (i) => 1 + Math.floor((ROWS * i) / p);
+    const ranges = Array.from({ length: p }, (_, i) => [
+      i === 0 ? null : cut(i),
+      i === p - 1 ? null : cut(i + 1),
+    ]);
+    const wallMs = await copyFloor(pub, sub, 'public.big', 'id', ranges, [
+      'ALTER TABLE public.big ADD PRIMARY KEY (id)',
+    ]);
+    const [{ n }] = await sql(sub, 'SELECT count(*)::bigint AS n FROM public.big');
+    if (Number(n) !== ROWS) throw new Error(`floor: ${n} rows on the subscriber, not ${ROWS}`);
+    await sql(sub, 'TRUNCATE public.big');
+    return { wallMs, load: loadavg()[0] };
+  };
   for (let w = 0; w < WARMUP; w++)
     await once(`warmup_${w}`, '{ method: snapshot, parallel: 1, splitAbove: 1TB }');
   const native = [];
   const split = new Map(SWEEP.map((p) => [p, []]));
+  const floor = new Map(SWEEP.map((p) => [p, []]));
   for (let r = 0; r < RUNS; r++) {
     const n = async () =>
       native.push(await once(`native_${r}`, '{ method: snapshot, parallel: 1, splitAbove: 1TB }'));
-    const s = async (p) =>
+    const s = async (p) => {
       split.get(p).push(await once(`split_${p}_${r}`, `{ method: snapshot, parallel: ${p} }`));
+      floor.get(p).push(await floorOnce(p));
+    };
     if (r % 2 === 0) await n();
     for (const p of r % 2 === 0 ? SWEEP : [...SWEEP].reverse()) await s(p);
     if (r % 2 === 1) await n();
@@ -100,6 +143,8 @@ try {
   for (const [p, runs] of split) {
     const sMs = median(runs.map((x) => x.wallMs));
     const rss = Math.max(...runs.map((x) => x.rssMb));
+    const fMs = median(floor.get(p).map((x) => x.wallMs));
+    const iMs = median(runs.map((x) => x.initMs));
     report(
       'init-split',
       {
@@ -114,18 +159,26 @@ try {
         splitMs: Math.round(sMs),
         nativeMs: Math.round(nMs),
         speedup: +(nMs / sMs).toFixed(3),
+        floorMs: Math.round(fMs),
+        splitInitMs: Math.round(iMs),
+        splitCompareMs: Math.round(median(runs.map((x) => x.compareMs))),
+        vsFloor: +(fMs / iMs).toFixed(3),
+        wholeVsFloor: +(fMs / sMs).toFixed(3),
+        floorTarget: 0.9,
         splitPeakRssMb: Math.round(rss),
         nativePeakRssMb: Math.round(Math.max(...native.map((x) => x.rssMb))),
         splitCpuMs: Math.round(median(runs.map((x) => x.cpuMs))),
         nativeCpuMs: Math.round(median(native.map((x) => x.cpuMs))),
-        loads: [...native, ...runs].map((x) => +x.load.toFixed(1)),
+        loads: [...native, ...runs, ...floor.get(p)].map((x) => +x.load.toFixed(1)),
         target: 1.3,
         rssTargetMb: 200,
       },
       `init-split: one ${Math.round(mb)} MB table (${ROWS.toLocaleString('en-US')} rows), create → synchronized: ` +
         `parallel: ${p} (${copyText(copies(runs))}${copies(runs) === 'steep' ? ` on ${p} session${p === 1 ? '' : 's'}` : ''}) ${(sMs / 1000).toFixed(1)} s ` +
         `vs parallel: 1 below splitAbove (${copyText(copies(native))}) ${(nMs / 1000).toFixed(1)} s = ` +
-        `${(nMs / sMs).toFixed(2)}× faster (target ≥ 1.3×) on ${availableParallelism()} cores; steep's peak RSS ${Math.round(rss)} MB (target < 200 MB); ` +
+        `${(nMs / sMs).toFixed(2)}× faster (target ≥ 1.3×) on ${availableParallelism()} cores; the floor (${p} binary COPY pipe${p === 1 ? '' : 's'}, key built after) ` +
+        `${(fMs / 1000).toFixed(1)} s: steep's init (copy, index, catch-up) ${(iMs / 1000).toFixed(1)} s = ${(fMs / iMs).toFixed(2)}× the floor (target ≥ 0.9×), ` +
+        `its whole apply with the closing comparison ${(fMs / sMs).toFixed(2)}×; steep's peak RSS ${Math.round(rss)} MB (target < 200 MB); ` +
         `load ${[...native, ...runs].map((x) => x.load.toFixed(1)).join(', ')}`,
     );
   }
