@@ -88,9 +88,9 @@ export function checkDoubleApply(ctx: PlanContext): DoubleApply {
       refuse(
         d,
         `subscription ${other} on ${d.node} (${owner}) already receives ${listText(both)} from ${d.from}`,
-        `if ${d.name} is ${other} renamed, ${o.managedBy ? `declare it as ${other}` : `add renamedFrom: ${other} to ${d.name} (or declare it as ${other})`} in steep.yaml; otherwise drop ${other} first ` +
-          `(DROP SUBSCRIPTION ${other} on ${d.node}) ` +
-          `or take ${listText(both)} out of one of them`,
+        // not this topology's: steep advises no drop of it (it cannot show it made it)
+        `if ${d.name} is ${other} renamed, ${o.managedBy ? `declare it as ${other}` : `add renamedFrom: ${other} to ${d.name} (or declare it as ${other})`} in steep.yaml; ` +
+          `otherwise take ${listText(both)} out of ${d.name} in steep.yaml, or out of ${other}, which steep neither alters nor drops (${o.managedBy ? `that topology's file manages it` : `its owner ${o.owner} decides what becomes of it`})`,
       );
     }
   }
