@@ -1,4 +1,4 @@
-import type { ObservedNode } from '../../model/cluster.js';
+import type { ObservedNode, Ownership } from '../../model/cluster.js';
 import { INIT_METHOD, restoredByUser } from '../../model/initMethods.js';
 import { setOptionGrant } from '../../model/membershipGrant.js';
 import { compareText } from '../../model/order.js';
@@ -127,8 +127,9 @@ function stateSchemaLines(
 }
 
 /**
- * The file's publications and subscriptions on the node that another role owns (an admin ran
- * steep first): steep's plan asks that owner to give them to the role (ALTER … OWNER), which it
+ * The publications and subscriptions steep manages on the node (the file's, and this topology's
+ * that it no longer declares, which its plan drops) that another role owns (an admin ran steep
+ * first); never one steep did not make: steep's plan asks that owner to give them to the role (ALTER … OWNER), which it
  * may run only once it may SET ROLE to the role (16+; a member of it before). The owner is made
  * able to, taking nothing away (model/membershipGrant.ts); the objects keep their owner until it
  * gives them. Not read: nothing is known of them. Before 16 a subscription's owner, and always
@@ -138,25 +139,29 @@ function ownerLines(topology: Topology, name: string, f: GrantFacts): string[] {
   const node = f.node;
   if (!node || node.role.superuser) return [];
   const role = topology.nodes[name]!.connection.user;
+  const manages = (o: { name: string; managedBy: Ownership | null }, declaredOn: string | undefined) =>
+    declaredOn === name || o.managedBy?.topology === topology.topology;
   const owned = [
-    ...Object.values(topology.publications)
-      .filter((p) => p.node === name && !p.allTables && p.schemas.length === 0)
-      .map((p) => ['publication', node.publications[p.name]] as const),
+    ...Object.values(node.publications)
+      .filter(
+        (p) => manages(p, topology.publications[p.name]?.node) && !p.allTables && p.schemas.length === 0,
+      )
+      .map((p) => ['publication', p] as const),
     ...(f.serverVersion >= PG16
-      ? Object.values(topology.subscriptions)
-          .filter((d) => d.node === name)
-          .map((d) => ['subscription', node.subscriptions[d.name]] as const)
+      ? Object.values(node.subscriptions)
+          .filter((o) => manages(o, topology.subscriptions[o.name]?.node))
+          .map((o) => ['subscription', o] as const)
       : []),
-  ].filter(([, o]) => o?.ownerToRole?.canSetRole === false);
-  const owners = [...new Set(owned.map(([, o]) => o!.owner))].sort(compareText);
+  ].filter(([, o]) => o.ownerToRole?.canSetRole === false);
+  const owners = [...new Set(owned.map(([, o]) => o.owner))].sort(compareText);
   return owners.flatMap((owner) => {
-    const objects = owned.filter(([, o]) => o!.owner === owner);
+    const objects = owned.filter(([, o]) => o.owner === owner);
     return [
-      `-- ${objects.map(([kind, o]) => `${kind} ${o!.name}`).join(', ')} ${objects.length === 1 ? 'belongs' : 'belong'} to ${owner}: steep plan asks ${owner} to give ${objects.length === 1 ? 'it' : 'them'} to ${role} (ALTER … OWNER), ` +
+      `-- ${objects.map(([kind, o]) => `${kind} ${o.name}`).join(', ')} ${objects.length === 1 ? 'belongs' : 'belong'} to ${owner}: steep plan asks ${owner} to give ${objects.length === 1 ? 'it' : 'them'} to ${role} (ALTER … OWNER), ` +
         (f.serverVersion >= PG16
           ? `which needs ${owner} to be able to SET ROLE to ${role}`
           : `which needs ${owner} to be a member of ${role}`),
-      setOptionGrant(role, owner, objects[0]![1]!.ownerToRole!.member, f.serverVersion),
+      setOptionGrant(role, owner, objects[0]![1].ownerToRole!.member, f.serverVersion),
     ];
   });
 }

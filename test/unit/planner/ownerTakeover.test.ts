@@ -108,4 +108,57 @@ describe('taking over what a cloud admin made', () => {
     expect(east!.lines).toContain('GRANT "steep" TO "cloudadmin";');
     expect(west!.lines.join('\n')).not.toContain('TO "cloudadmin"');
   });
+
+  it('16+: what steep made under this topology and the file no longer declares is taken over to be dropped, and steep grants names it; what the admin made by hand is named nowhere', () => {
+    const t = topology({
+      publications: [
+        publication('orders_pub', 'east', { tables: ['public.orders'] }),
+        publication('old_pub', 'east', { tables: ['public.orders'] }),
+        publication('hand_pub', 'east', { tables: ['public.orders'] }),
+      ],
+      subscriptions: [
+        subscription('west_orders', 'west', 'east', ['orders_pub']),
+        subscription('old_sub', 'west', 'east', ['old_pub']),
+        subscription('hand_sub', 'west', 'east', ['hand_pub']),
+      ],
+    });
+    const s = observe(t, { version: PG18 });
+    const ownerToRole = { canSetRole: false, member: true };
+    for (const n of ['east', 'west'])
+      Object.assign(at(s, n).role, { superuser: false, canCreateInDatabase: true });
+    for (const name of ['old_pub', 'hand_pub'])
+      Object.assign(at(s, 'east').publications[name]!, { owner: 'cloudadmin', ownerToRole });
+    for (const name of ['old_sub', 'hand_sub'])
+      Object.assign(at(s, 'west').subscriptions[name]!, { owner: 'cloudadmin', ownerToRole });
+    // hand_* carry no marker: made by hand; old_* are this topology's, no longer in the file
+    Object.assign(at(s, 'east').publications.hand_pub!, { comment: null, managedBy: null });
+    Object.assign(at(s, 'west').subscriptions.hand_sub!, { comment: null, managedBy: null });
+    for (const name of ['old_pub', 'hand_pub']) delete t.publications[name];
+    for (const name of ['old_sub', 'hand_sub']) delete t.subscriptions[name];
+    const p = runPlan(t, s);
+    const errors = p.errors.map((e) => e.message);
+    expect(errors).toContain(
+      'west: role steep does not own subscription old_sub (its owner is cloudadmin), and only its owner or a superuser may alter, adopt or drop it; ' +
+        'run GRANT "steep" TO "cloudadmin" WITH SET TRUE; (as a role with ADMIN OPTION on steep, such as cloudadmin if it created it: ' +
+        'ALTER … OWNER TO needs cloudadmin to be able to SET ROLE to steep), then as cloudadmin ALTER SUBSCRIPTION "old_sub" OWNER TO "steep" on west',
+    );
+    // hand_sub receives what west_orders does: refused, naming it, but neither re-owned nor dropped
+    expect(errors.find((e) => e.includes('hand_sub'))).toContain('already receives public.orders from east');
+    for (const e of errors.filter((x) => x.includes('hand_')))
+      expect(e).not.toMatch(/OWNER TO|DROP SUBSCRIPTION|DROP PUBLICATION/);
+    const scripts = grantScripts(
+      t,
+      {
+        east: { serverVersion: PG18, node: at(s, 'east') },
+        west: { serverVersion: PG18, node: at(s, 'west') },
+      },
+      [],
+    );
+    for (const script of scripts) {
+      const text = script.lines.join('\n');
+      expect(script.lines, script.node).toContain('GRANT "steep" TO "cloudadmin" WITH SET TRUE;');
+      expect(text).toContain(script.node === 'east' ? 'publication old_pub' : 'subscription old_sub');
+      expect(text).not.toContain('hand_');
+    }
+  });
 });
