@@ -19,7 +19,9 @@ export type Reason =
   /** `steep init cancel`, or a prepared slot that could not be recorded: undo an init */
   | 'init-undone'
   /** exists without steep's marker: adopted */
-  | 'unmarked';
+  | 'unmarked'
+  /** a physical clone's copy of its original's subscription, which steep does not manage: detached */
+  | 'clone-copy';
 
 export type Hazard =
   | 'drops-object'

@@ -1,4 +1,4 @@
-import type { ObservedSubscription } from '../model/cluster.js';
+import { isUnknown, type ObservedNode, type ObservedSubscription } from '../model/cluster.js';
 import type { PlanContext } from './context.js';
 import { sameServerNodes } from './subscriptions/slotKinds.js';
 
@@ -55,6 +55,22 @@ export function cloneText(
   const id = ctx.node(subscriber)?.server?.systemIdentifier ?? 'unknown';
   return (
     `${subscriber} is a physical clone of ${relative} (or ${relative} of ${subscriber}: both have system identifier ${id}, on two running servers), ` +
-    `and subscription ${o.name} on ${subscriber} is ${relative}'s, copied with it: its slot ${o.slot} on ${o.from} is ${relative}'s, which streams from it`
+    `and subscription ${o.name} on ${subscriber} is ${relative}'s, copied with it: its slot ${o.slot} on ${o.from || 'its publisher'} is ${relative}'s, which streams from it`
   );
+}
+
+/**
+ * `o` on a physical clone is its original's row, copied with it: the original holds a
+ * subscription of the same name with the same oid (a copy keeps every catalog row's), the same
+ * slot and the same connection string (both unreadable counts as the same). Not a subscription
+ * made on either server since, nor one dropped and made again on the original.
+ */
+export function copiedRow(original: ObservedNode | undefined, o: ObservedSubscription): boolean {
+  const had = original?.subscriptions[o.name];
+  if (!had || had.slotNone || o.slotNone) return false;
+  const conninfo =
+    isUnknown(had.conninfo) || isUnknown(o.conninfo)
+      ? isUnknown(had.conninfo) === isUnknown(o.conninfo)
+      : had.conninfo === o.conninfo;
+  return had.oid === o.oid && had.slot === o.slot && conninfo;
 }

@@ -166,6 +166,14 @@ export function refreshSubscriptionSql(name: string, copyData: boolean): string 
  * (the slot stays). `none`: it has no slot (slot_name = NONE). `disableFirst` stops its workers
  * before the drop (init cancel).
  */
+/** Let a subscription go of its slot, dropping nothing: DISABLE, then SET (slot_name = NONE). */
+export function detachStatements(name: string): Statement[] {
+  return [
+    tx(alterSubscriptionSql(name, 'DISABLE')),
+    tx(alterSubscriptionSql(name, 'SET (slot_name = NONE)')),
+  ];
+}
+
 export function dropSubscriptionStatements(
   name: string,
   slot: 'drop' | 'detach' | 'none',
@@ -173,7 +181,7 @@ export function dropSubscriptionStatements(
 ): Statement[] {
   const disable = tx(alterSubscriptionSql(name, 'DISABLE'));
   const sql = `DROP SUBSCRIPTION ${quoteIdent(name)}`;
-  if (slot === 'detach') return [disable, tx(alterSubscriptionSql(name, 'SET (slot_name = NONE)')), tx(sql)];
+  if (slot === 'detach') return [...detachStatements(name), tx(sql)];
   const drop = slot === 'drop' ? nonTx(sql) : tx(sql);
   return disableFirst ? [disable, drop] : [drop];
 }

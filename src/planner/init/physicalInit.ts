@@ -1,10 +1,12 @@
 import { subscriptionAddress } from '../../model/address.js';
-import type { ObservedNode } from '../../model/cluster.js';
+import type { ObservedNode, ObservedSubscription } from '../../model/cluster.js';
+import { matchesAny } from '../../model/glob.js';
 import { compareLsn, isLsn, normaliseLsn } from '../../model/lsn.js';
-import { quoteIdent } from '../../model/sql.js';
 import type { SubscriptionSpec } from '../../model/topology.js';
-import { sharedSlotRelative } from '../clones.js';
-import type { PlanContext } from '../context.js';
+import { cloneText, copiedRow, sharedSlotRelative } from '../clones.js';
+import { PHASE, type PlanContext, stepKey } from '../context.js';
+import { subscriptionDigest } from '../digest.js';
+import { detachStatements } from '../sqlBuild.js';
 import { sameServerNodes } from '../subscriptions/slotKinds.js';
 import { type ManualReadiness, refusal } from './manualInit.js';
 
@@ -122,7 +124,7 @@ export function physicalReadiness(
       `--lsn ${flag} for subscription ${d.name} disagrees with where ${d.node} forked from ${d.from}: ${forkLsn}, as its timeline history ` +
         `says; steep starts the subscription there: apply again without --lsn`,
     );
-  copiesLeft(ctx, d, node);
+  detachCopies(ctx, d, node);
   if (node.settings.maxLogicalReplicationWorkers === 0) {
     ctx.warn(
       'init-clone-workers-off',
@@ -141,29 +143,66 @@ export function physicalReadiness(
 }
 
 /**
- * The clone's enabled copies of its original's subscriptions that this topology does not
- * manage, which apply leaves as they are: each competes for the original's slot once the
- * clone runs workers; warned, with the statements that detach it.
+ * The clone's copies of its original's subscriptions that this topology does not manage (made by
+ * hand, or another topology's; steep's own are dropped, detached first: subscriptionCreate.ts):
+ * each holds the original's slot, competes for it once the clone runs workers (what it takes never
+ * reaches the original), and its DROP would drop that slot. One proven the original's row
+ * (clones.ts copiedRow) that steep's role may alter is detached by a step of this apply: DISABLE,
+ * then SET (slot_name = NONE), which drops nothing, neither the row nor the slot. Any other (not
+ * proven a copy, another role's, or `ignore:`d) is warned, with the statements that detach it.
  */
-function copiesLeft(ctx: PlanContext, d: SubscriptionSpec, node: ObservedNode): void {
-  const left = Object.values(node.subscriptions).filter(
+function detachCopies(ctx: PlanContext, d: SubscriptionSpec, node: ObservedNode): void {
+  const original = ctx.node(d.from);
+  const copies = Object.values(node.subscriptions).filter(
     (o) =>
-      o.enabled &&
       o.managedBy?.topology !== ctx.desired.topology &&
+      ctx.desired.subscriptions[o.name]?.node !== d.node &&
       sharedSlotRelative(ctx, d.node, o) !== null,
   );
+  const mayAlter = (o: ObservedSubscription) => node.role.superuser || o.owner === node.role.name;
+  const left: ObservedSubscription[] = [];
+  for (const o of copies) {
+    const key = stepKey('subscription', d.node, o.name);
+    if (ctx.steps.some((s) => s.key === key)) continue;
+    if (!copiedRow(original, o) || !mayAlter(o) || matchesAny(ctx.desired.ignore?.subscriptions, o.name)) {
+      if (o.enabled) left.push(o);
+      continue;
+    }
+    ctx.steps.push({
+      key,
+      phase: PHASE.subscription,
+      address: { kind: 'subscription', name: o.name },
+      node: d.node,
+      kind: 'subscription-alter',
+      action: 'update',
+      reason: 'clone-copy',
+      reasonText:
+        `${cloneText(ctx, d.node, d.from, o)} (the same oid ${o.oid}); steep does not manage it here, and on ${d.node} it would compete for that slot ` +
+        `once ${d.node} runs logical replication workers: detached (DISABLE, SET (slot_name = NONE)), nothing dropped, neither it nor the slot`,
+      changes: [
+        ...(o.enabled ? [{ path: 'enabled', before: true, after: false }] : []),
+        { path: 'slot', before: o.slot, after: null },
+      ],
+      statements: detachStatements(o.name),
+      hazards: [],
+      deps: [],
+      catalogDigest: subscriptionDigest(o, null),
+    });
+  }
   if (left.length === 0) return;
+  const owners = [...new Set(left.map((o) => o.owner))].join(', ');
   ctx.warn(
     'init-clone-copied-subscriptions',
     `${d.node} holds ${left.length === 1 ? 'a copy' : 'copies'} of ${d.from}'s ${left.map((o) => o.name).join(', ')}, which steep does not manage here and ` +
       `leaves enabled: each competes for ${d.from}'s slot on its publisher once ${d.node} runs logical replication workers (what it takes ` +
-      `never reaches ${d.from}); detach ${left.length === 1 ? 'it' : 'them'} on ${d.node} before ${left.length === 1 ? 'it runs' : 'they run'}: ` +
-      left
-        .map(
-          (o) =>
-            `ALTER SUBSCRIPTION ${quoteIdent(o.name)} DISABLE; ALTER SUBSCRIPTION ${quoteIdent(o.name)} SET (slot_name = NONE);`,
+      `never reaches ${d.from}); detach ${left.length === 1 ? 'it' : 'them'} on ${d.node} before ${left.length === 1 ? 'it runs' : 'they run'}, ` +
+      `as ${owners} or a superuser: ${left
+        .map((o) =>
+          detachStatements(o.name)
+            .map((st) => `${st.sql};`)
+            .join(' '),
         )
-        .join(' '),
+        .join(' ')}`,
     { address: subscriptionAddress(d.name), node: d.node },
   );
 }
