@@ -108,8 +108,13 @@ export function checkPrivileges(ctx: PlanContext): void {
         if (d && step.statements.some((st) => /\bCONNECTION '/.test(st.sql))) {
           checkPassfile(ctx, node, name, d.from, fail, step.address);
           warnLoggedPassword(ctx, node, name, d.from, 'ALTER SUBSCRIPTION … CONNECTION');
+          // the new connection's user starts a WAL sender on the publisher
+          checkReplicationRole(ctx, d.from, fail);
         }
         checkOwner(node, 'subscription', name, fail, step.address);
+        // its workers apply as each table's owner on behalf of its owner, steep's role once it
+        // altered or took it over (another role's before: ALTER … OWNER TO steep's role)
+        if (d) checkSetRoleToOwners(ctx, node, d, fail, step.address);
         break;
       }
       case 'subscription-drop':

@@ -2,7 +2,17 @@ import { describe, expect, it } from 'vitest';
 import { setOptionGrant } from '../../../src/model/membershipGrant.js';
 import type { Topology } from '../../../src/model/topology.js';
 import { grantScripts } from '../../../src/planner/preflight/grants.js';
-import { at, observe, PG15, PG18, publication, runPlan, subscription, topology } from './fixtures.js';
+import {
+  at,
+  observe,
+  observedTable,
+  PG15,
+  PG18,
+  publication,
+  runPlan,
+  subscription,
+  topology,
+} from './fixtures.js';
 
 /**
  * A publication and a subscription another role owns (a cloud admin ran steep first): steep's
@@ -160,5 +170,37 @@ describe('taking over what a cloud admin made', () => {
       expect(text).toContain(script.node === 'east' ? 'publication old_pub' : 'subscription old_sub');
       expect(text).not.toContain('hand_');
     }
+  });
+
+  it('a subscription whose connection changes to a user without REPLICATION on the publisher is an error naming it, as at its create', () => {
+    const t = file();
+    const s = observe(t, { version: PG18 });
+    // the admin's connection string: the runner's file connects as the runner
+    at(s, 'west').subscriptions.west_orders!.conninfo =
+      'host=east.example port=5432 dbname=app user=cloudadmin password=x';
+    Object.assign(at(s, 'east').role, { superuser: false, canCreateInDatabase: true, replication: false });
+    const p = runPlan(t, s);
+    expect(p.steps.some((x) => x.statements.some((st) => /CONNECTION '/.test(st.sql)))).toBe(true);
+    expect(p.errors.map((e) => e.message)).toContain(
+      'east: subscribers connect as role steep, which lacks the REPLICATION attribute; run ALTER ROLE "steep" REPLICATION on east',
+    );
+  });
+
+  it("16+, runAsOwner false: a subscription steep's role takes over or alters applies as each table's owner on its behalf, so a role that may not SET ROLE to one is refused, as at its create", () => {
+    const t = file();
+    const s = ownedByAdmin(t, PG18, { canSetRole: false, member: true });
+    at(s, 'west').tables['public.orders'] = observedTable('public.orders', {
+      owner: 'shopapp',
+      canSetRole: false,
+    });
+    const message =
+      "west: subscription west_orders applies changes as each table's owner (runAsOwner: false), and role steep may not SET ROLE to shopapp, which owns public.orders; " +
+      'run GRANT "shopapp" TO "steep" WITH SET TRUE; on west, or set runAsOwner: true on the subscription';
+    expect(runPlan(t, s).errors.map((e) => e.message)).toContain(message);
+    // given over already, the alter alone: the same
+    Object.assign(at(s, 'west').subscriptions.west_orders!, { owner: 'steep', ownerToRole: undefined });
+    expect(runPlan(t, s).errors.map((e) => e.message)).toContain(message);
+    at(s, 'west').tables['public.orders']!.canSetRole = true;
+    expect(runPlan(t, s).errors.map((e) => e.message)).not.toContain(message);
   });
 });
