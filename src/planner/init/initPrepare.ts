@@ -130,8 +130,8 @@ export function planInitPrepare(
     }
     throw new SteepError(
       'init.prepare_slot_exists',
-      `slot ${d.slot} already exists on ${d.from} and was not made by steep init prepare for ${d.name}; drop it there ` +
-        `(SELECT pg_drop_replication_slot('${d.slot}')) or give the subscription another slot name`,
+      `slot ${d.slot} already exists on ${d.from} and was not made by steep init prepare for ${d.name}; ` +
+        'give the subscription another slot name (slot: in steep.yaml): steep drops no slot it cannot show it made',
       where(d),
     );
   }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { dumpCommands } from '../../../src/planner/init/initPrepare.js';
+import { dumpCommands, planInitPrepare } from '../../../src/planner/init/initPrepare.js';
 import { check } from '../config/support.js';
+import { at, observe, observedSlot, observedTable, publication, subscription, topology } from './fixtures.js';
 
 const FILE = `version: 1
 topology: manual
@@ -70,5 +71,26 @@ describe('manual init: the printed dump and copies', () => {
       /^pg_restore .*--data-only --single-transaction --disable-triggers west_man\.dump$/,
     );
     expect(asRole).toMatch(/^pg_restore .*--data-only --single-transaction west_man\.dump$/);
+  });
+});
+
+describe('manual init: a slot of that name already there', () => {
+  it('is refused naming another slot name, never a drop of a slot steep cannot show it made (issue 81 item 4)', () => {
+    const t = topology({
+      publications: [publication('orders_pub', 'east', { tables: ['public.orders'] })],
+      subscriptions: [
+        subscription('west_orders', 'west', 'east', ['orders_pub'], {
+          init: { method: 'manual', parallel: 4, existingData: 'fail' },
+        }),
+      ],
+    });
+    const s = observe(t);
+    at(s, 'west').subscriptions = {};
+    at(s, 'west').tables = { 'public.orders': observedTable('public.orders') };
+    at(s, 'east').slots.west_orders = observedSlot('west_orders', { confirmedFlushLsn: '0/3000000' });
+    delete at(s, 'west').initState;
+    expect(() => planInitPrepare(t, s, t.subscriptions.west_orders!, false)).toThrow(
+      /^slot west_orders already exists on east and was not made by steep init prepare for west_orders; give the subscription another slot name \(slot: in steep\.yaml\): steep drops no slot it cannot show it made$/,
+    );
   });
 });
