@@ -150,7 +150,10 @@ export async function readFailover(
   return { self, standbys: others };
 }
 
-/** Each declared standby of `node`: what failover needs of it, or one sentence on why it cannot be read. */
+/**
+ * Each declared standby of `node`: what failover needs of it (one out of recovery: its place in
+ * its WAL history too), or one sentence on why it cannot be read.
+ */
 export function readStandbys(
   node: string,
   standbys: readonly ConnectionSpec[],
@@ -159,7 +162,21 @@ export function readStandbys(
   return Promise.all(
     standbys.map((spec) =>
       readServer(spec, { ...opts, node: `${node} (standby ${standbyAddress(spec)})` }).then(
-        (server): ObservedStandby => ({ address: standbyAddress(spec), reachable: true, ...server }),
+        async (server): Promise<ObservedStandby> => ({
+          address: standbyAddress(spec),
+          reachable: true,
+          ...server,
+          // out of recovery, a primary: its identity is read, never assumed from its address (a
+          // promoted standby, or the old primary started again on an older branch)
+          ...(server.inRecovery
+            ? {}
+            : {
+                history: await readHistory(spec, {
+                  ...opts,
+                  node: `${node} (standby ${standbyAddress(spec)})`,
+                }),
+              }),
+        }),
         (err: unknown): ObservedStandby => ({
           address: standbyAddress(spec),
           reachable: false,

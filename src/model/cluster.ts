@@ -429,6 +429,7 @@ export interface UnreachableNode {
   error: string;
   /** the standbys it declares, as read while it could not be (one may have been promoted) */
   standbys?: ObservedStandby[];
+  stale?: true; // read, but its url is a stale server (planner/failover/staleNode.ts): the plan uses none of it
 }
 
 export interface ClusterState {

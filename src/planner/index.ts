@@ -7,6 +7,7 @@ import type { Topology } from '../model/topology.js';
 import { PlanContext, sortedKeys } from './context.js';
 import { digestOf, stableSubscription } from './digest.js';
 import { failoverVerdicts, pastForkSubscriptions, withFailoverSlots } from './failover/failover.js';
+import { withStaleUrlsUnread } from './failover/staleNode.js';
 import { checkUnusedLsn } from './init/manualInit.js';
 import { unfinishedReinits } from './init/reinitLeftovers.js';
 import { orderSteps, scopeMessages, selectTargets, withDependencies } from './order.js';
@@ -44,7 +45,9 @@ export function plan(file: Topology, observed: ClusterState, opts: PlanOptions):
   // renames in place: planned against the nodes as the renames leave them
   const renames = findRenames(file, observed);
   const desired = withFailoverSlots(renames.desired, renames.observed);
-  const ctx = new PlanContext(desired, renames.observed, opts.initLsn);
+  // a node whose url is an older branch of its system (the old primary started again after a
+  // failover) is refused: no step is made on it, no subscription re-pointed to it
+  const ctx = new PlanContext(desired, withStaleUrlsUnread(desired, renames.observed), opts.initLsn);
   // each module adds its steps and messages to ctx; what a later one needs is passed to it. The
   // order below is the order of the plan's errors and warnings
   checkReachable(ctx);
@@ -58,8 +61,8 @@ export function plan(file: Topology, observed: ClusterState, opts: PlanOptions):
   const membershipChanged = planPublications(ctx, renames.publications, temporary);
   const doubleApply = checkDoubleApply(ctx);
   // the failover verdicts first: a subscription one left diverged is told that way out alone
-  const failover = failoverVerdicts(desired, ctx.observed);
-  const pastFork = pastForkSubscriptions(desired, ctx.observed);
+  const failover = failoverVerdicts(desired, renames.observed);
+  const pastFork = pastForkSubscriptions(desired, renames.observed);
   const failoverDiverged = new Map(
     failover
       .filter((v) => v.verdict === 'diverged')

@@ -44,6 +44,7 @@ import {
   refuseElsewhere,
   refusePastFork,
   refuseRetired,
+  refuseStaleUrl,
   refuseTwoPhase,
   refuseUnfinishedInit,
 } from '../planner/init/reinitRefusals.js';
@@ -162,6 +163,8 @@ export async function reinitLoaded(
         });
     const byPostgres = errors !== undefined && disabledOnError({ enabled: false, ...errors });
     const failover = await failoverNow(topology, d);
+    // its publisher's url an older branch (the old primary started again): copies nothing from it
+    refuseStaleUrl(failover.stale);
     const diverged = info.enabled ? undefined : failover.diverged;
     const refuseDisabledNow = () =>
       refuseDisabled(d, info.enabled, {

@@ -17,6 +17,7 @@ import { SteepError } from '../model/errors.js';
 import { type SlotTrouble, slotTroubleText } from '../model/syncVerdict.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { failoverDivergedReasons, failoverPastFork, failoverWayOut } from '../planner/failover/failover.js';
+import { staleServers, staleUrl, staleUrlText } from '../planner/failover/staleNode.js';
 import { createSlotSql, dropSlotSql } from '../planner/sqlBuild.js';
 import { observeStreamPositions } from './streamPositions.js';
 
@@ -80,8 +81,9 @@ export async function failoverDivergedNow(
 export async function failoverNow(
   topology: Topology,
   d: SubscriptionSpec,
-): Promise<{ diverged?: string[]; pastFork?: string[]; connectsTo?: string }> {
+): Promise<{ diverged?: string[]; pastFork?: string[]; connectsTo?: string; stale?: string }> {
   const observed = await observedPair(topology, d);
+  const stale = staleUrl(staleServers(topology, observed), d.from);
   const o = reachableNode(observed, d.node)?.subscriptions[d.name];
   const nodes = Object.values(topology.nodes);
   // unread (a role without SELECT on subconninfo): not told, so not refused
@@ -93,7 +95,19 @@ export async function failoverNow(
     diverged: failoverDivergedReasons(topology, observed, d),
     pastFork: failoverPastFork(topology, observed, d),
     connectsTo: elsewhere && `${elsewhere.address}${elsewhere.whose ? ` (${elsewhere.whose})` : ''}`,
+    ...(stale ? { stale: staleUrlText(stale) } : {}),
   };
+}
+
+/**
+ * The sentence naming the publisher's url a stale server (planner/failover/staleNode.ts), read
+ * as `status` reads it, where the publisher declares standbys (only then is its identity read);
+ * undefined otherwise. verify compares nothing with such a server.
+ */
+export async function staleUrlNow(topology: Topology, d: SubscriptionSpec): Promise<string | undefined> {
+  if ((topology.nodes[d.from]?.standbys?.length ?? 0) === 0) return undefined;
+  const stale = staleUrl(staleServers(topology, await observedPair(topology, d)), d.from);
+  return stale && staleUrlText(stale);
 }
 
 /** Both nodes of the subscription as a failover verdict reads them, with the stream positions steep recorded (nothing recorded). */

@@ -3,12 +3,8 @@ import { readFailover, readHistory } from '../catalog/failover.js';
 import { nodeSession } from '../db/connect.js';
 import type { ClusterState } from '../model/cluster.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
-import {
-  failoverVerdicts,
-  mayBePromoted,
-  resumedToSettle,
-  streamPositionsToRecord,
-} from '../planner/failover/failover.js';
+import { failoverVerdicts, mayBePromoted } from '../planner/failover/failover.js';
+import { resumedToSettle, streamPositionsToRecord } from '../planner/failover/streamRecords.js';
 import { StreamPositionStore } from '../state/streamPositions.js';
 
 /**

@@ -24,7 +24,7 @@ import { StreamContinuityStore } from '../state/streamContinuity.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
 import { VerificationStore } from '../state/verifications.js';
 import { VerifiedSegmentsStore } from '../state/verifiedSegments.js';
-import { failoverWayOutNow } from './reinitSlot.js';
+import { failoverWayOutNow, staleUrlNow } from './reinitSlot.js';
 import { recordSettled } from './streamPositions.js';
 import { planVerify } from './verifyScope.js';
 
@@ -141,6 +141,13 @@ export async function verifyPreflight(
   pub: pg.Client,
   sub: pg.Client,
 ): Promise<{ info: SubscriptionInfo; slot: string | null; onlyCopy: string | null }> {
+  // its publisher's url an older branch (the old primary started again): nothing compared with it
+  const stale = await staleUrlNow(topology, d);
+  if (stale)
+    throw new SteepError('verify.stale_url', `${stale}; steep verify compares nothing with it`, {
+      node: d.from,
+      address: subscriptionAddress(d.name),
+    });
   const info = await readSubscriptionInfo(sub, d.name);
   if (!info)
     throw new SteepError(

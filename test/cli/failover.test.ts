@@ -10,6 +10,7 @@ import {
   type TestNode,
   testVersions,
 } from '../support/cluster.js';
+import { failoverFile } from '../support/failoverFile.js';
 import {
   createTables,
   digests,
@@ -18,7 +19,7 @@ import {
   WRITE_PAUSE_MS,
   waitCaughtUp,
 } from '../support/replicationData.js';
-import { eventually, HANG_MS, passwordEnv, passwordVar } from '../support/topologyFile.js';
+import { eventually, HANG_MS, passwordEnv } from '../support/topologyFile.js';
 
 /**
  * A publisher's failover to its physical standby, mid-load, with a subscriber (issue 38). On 18:
@@ -89,29 +90,15 @@ function startFailoverWriter(
 }
 
 function fileFor(primary: TestNode, standby: TestNode, sub: TestNode): string {
-  return [
-    'version: 1',
-    'topology: failover',
-    'nodes:',
-    '  pub:',
-    `    url: postgres://postgres@127.0.0.1:${primary.port}/app`,
-    `    password: \${env:PUB_PGPASSWORD}`,
-    '    standbys:',
-    `      - postgres://postgres@127.0.0.1:${standby.port}/app`,
-    '  sub:',
-    `    url: postgres://postgres@127.0.0.1:${sub.port}/app`,
-    `    password: \${env:${passwordVar(sub)}}`,
-    'publications:',
-    '  fo_pub:',
-    '    node: pub',
-    `    tables: [public.${TABLE}]`,
-    'subscriptions:',
-    `  ${SUB}:`,
-    '    node: sub',
-    '    from: pub',
-    '    publications: [fo_pub]',
-    '',
-  ].join('\n');
+  return failoverFile({
+    topology: 'failover',
+    table: TABLE,
+    publication: 'fo_pub',
+    subscription: SUB,
+    url: primary,
+    standbys: [standby],
+    sub,
+  });
 }
 
 /** steep on a file naming `primary` with its standby; `repoint` names the promoted standby as the primary. */

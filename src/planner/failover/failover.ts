@@ -11,7 +11,6 @@ import {
   type ObservedNode,
   type ObservedSubscription,
   reachableNode,
-  type StreamPositionRecord,
   type UnreachableNode,
 } from '../../model/cluster.js';
 import { disabledOnError } from '../../model/disableOnError.js';
@@ -20,6 +19,14 @@ import type { FailoverVerdict } from '../../model/plan.js';
 import type { SubscriptionSpec, Topology } from '../../model/topology.js';
 import { majorVersion, SUBSCRIPTION_OPTION } from '../../model/versions.js';
 import { afterFailover, judged, type Verdict, withWayBack } from './failoverPromotion.js';
+import {
+  type StaleServer,
+  staleAt,
+  staleServers,
+  staleStandbyText,
+  staleUrl,
+  staleUrlText,
+} from './staleNode.js';
 
 /**
  * A publisher's failover, per subscription from a node that declares `standbys:`. Before the next
@@ -105,11 +112,17 @@ function verdictsOf(desired: Topology, observed: ClusterState, d: SubscriptionSp
         verdict: v.verdict,
         reasons: v.reasons,
       }));
-  const after = lastFailover(desired, observed, d);
-  if ((desired.nodes[d.from]?.standbys?.length ?? 0) === 0 || !pub?.reachable || !sub?.reachable)
+  const stale = staleServers(desired, observed);
+  const after = lastFailover(desired, observed, d, stale);
+  if (
+    (desired.nodes[d.from]?.standbys?.length ?? 0) === 0 ||
+    !pub?.reachable ||
+    !sub?.reachable ||
+    staleUrl(stale, d.from)
+  )
     return verdicts(after);
   const o = sub.subscriptions[d.name];
-  return verdicts(after, after?.verdict === 'diverged' ? undefined : readiness(d, pub, sub, o));
+  return verdicts(after, after?.verdict === 'diverged' ? undefined : readiness(d, pub, sub, o, stale));
 }
 
 /** The verdict about the last failover of the subscription's publisher, if steep sees one. */
@@ -117,7 +130,12 @@ function lastFailover(
   desired: Topology,
   observed: ClusterState,
   spec: SubscriptionSpec,
+  stale = staleServers(desired, observed),
 ): Verdict | undefined {
+  // its url an older branch than one steep read or recorded (the old primary started again):
+  // nothing is judged against it, and nothing points at it
+  const url = staleUrl(stale, spec.from);
+  if (url) return judged('unknown', staleUrlText(url));
   const d = withWayBack(desired, observed, spec);
   const pub = observed.nodes[d.from];
   const sub = observed.nodes[d.node];
@@ -125,11 +143,11 @@ function lastFailover(
     const o = mayBePromoted(desired, observed, d);
     return o && pub?.reachable && sub?.reachable ? afterFailover(d, pub, sub, o) : undefined;
   }
-  if (pub && !pub.reachable && sub?.reachable) return publisherDown(d, pub);
+  if (pub && !pub.reachable && sub?.reachable) return publisherDown(d, pub, stale);
   if (!pub?.reachable || !sub?.reachable) return undefined;
   const o = sub.subscriptions[d.name];
   if (!o || o.slotNone) return undefined;
-  return streamsElsewhere(d, pub, o) ?? afterFailover(d, pub, sub, o);
+  return streamsElsewhere(d, pub, o, stale) ?? afterFailover(d, pub, sub, o);
 }
 
 /**
@@ -239,6 +257,7 @@ function streamsElsewhere(
   d: SubscriptionSpec,
   pub: ObservedNode,
   o: ObservedSubscription,
+  stale: readonly StaleServer[],
 ): Verdict | undefined {
   const there = (pub.failover?.standbys ?? []).find(
     (sb) => sb.reachable && !sb.inRecovery && sb.slots[o.slot]?.active === true,
@@ -249,6 +268,7 @@ function streamsElsewhere(
   const wayOut =
     `shut ${there.address} down or make it follow ${d.from} as a standby, run steep apply (its connection then names ${d.from} alone), ` +
     `then ${adviceText('reinitFull', d.name)} copies its tables again from ${d.from}; ${there.address}'s data directory keeps what it committed`;
+  const older = staleAt(stale, d.from, there.address);
   return {
     ...judged(
       'diverged',
@@ -256,17 +276,20 @@ function streamsElsewhere(
         `${own ? ` (its slot there is ${own.active ? 'active too' : 'inactive'})` : ''}: ${there.address}, declared a standby of ${d.from}, is out of recovery (a second primary, e.g. the old one restarted after a failover), ` +
         `so ${d.name} applies changes ${d.from} never had (phantom rows) and misses ${d.from}'s`,
       wayOut,
+      ...(older ? [staleStandbyText(older)] : []),
     ),
     wayOut,
   };
 }
 
 /** The publisher cannot be read: what its declared standbys say (one out of recovery was promoted), and what to do. */
-function publisherDown(d: SubscriptionSpec, pub: UnreachableNode): Verdict {
+function publisherDown(d: SubscriptionSpec, pub: UnreachableNode, stale: readonly StaleServer[]): Verdict {
   const standbys = (pub.standbys ?? []).map((sb) => {
     const at = `its standby ${sb.address}`;
     if (!sb.reachable) return `${at} cannot be read either: ${sb.error}`;
     if (sb.inRecovery) return `${at} is still in recovery (not promoted)`;
+    const older = staleAt(stale, d.from, sb.address);
+    if (older) return staleStandbyText(older);
     return (
       `${at} is out of recovery: if it was promoted, make it ${d.from}'s connection in steep.yaml (and list the old primary as a standby once it follows it); ` +
       `steep status then says whether ${d.name} resumed without a gap`
@@ -285,6 +308,7 @@ function readiness(
   pub: ObservedNode,
   sub: ObservedNode,
   o: ObservedSubscription | undefined,
+  stale: readonly StaleServer[],
 ): Verdict {
   const slotName = o && !o.slotNone ? o.slot : d.slot;
   const old = [pub, sub].find((n) => n.serverVersion < SUBSCRIPTION_OPTION.failover.since);
@@ -294,85 +318,13 @@ function readiness(
       `PostgreSQL ${majorVersion(old.serverVersion)} on ${old.name} has no failover slots: a failover of ${d.from} loses slot ${slotName}, ` +
         `and resuming on a new slot would skip the changes in between; steep then marks ${d.name} diverged and names the way out: ` +
         `where ${d.node} applied writes of the old primary past the fork (which ${d.from} lacks), what it must keep goes to ${d.from} first, then ${adviceText('reinitFullPastFork', d.name)} deletes them and copies its tables again`,
+      // a stale standby is named whatever the version: it is no promoted standby
+      ...stale.filter((s) => s.node === d.from && s.role === 'standby').map(staleStandbyText),
     );
-  const missing = readinessGaps(d, pub, o, slotName);
+  const missing = readinessGaps(d, pub, o, slotName, stale);
   if (missing.length === 0) return judged('ready');
   const alone = `its connection names ${d.from} alone, so after a promotion it waits until steep has judged the failover`;
   return judged('not-ready', ...missing, alone);
-}
-
-/**
- * What to record of each subscription that streams from a publisher with standbys (its slot
- * active there, the publisher a primary whose place in its WAL history was read): the
- * subscriber's origin position on that primary, and whether it is ready for a failover now.
- */
-export function streamPositionsToRecord(
-  desired: Topology,
-  observed: ClusterState,
-  verdicts: FailoverVerdict[],
-): Map<string, StreamPositionRecord[]> {
-  const out = new Map<string, StreamPositionRecord[]>();
-  for (const d of Object.values(desired.subscriptions)) {
-    if ((desired.nodes[d.from]?.standbys?.length ?? 0) === 0) continue;
-    const pub = observed.nodes[d.from];
-    const sub = observed.nodes[d.node];
-    if (!pub?.reachable || !sub?.reachable) continue;
-    const o = sub.subscriptions[d.name];
-    const history = pub.failover?.self.history;
-    if (!o || o.slotNone || o.originLsn === null || !history?.read || pub.failover?.self.inRecovery) continue;
-    if (pub.slots[o.slot]?.active !== true) continue;
-    const list = out.get(d.node) ?? [];
-    list.push({
-      subscription: d.name,
-      systemIdentifier: history.systemIdentifier,
-      timeline: history.timeline,
-      originLsn: o.originLsn,
-      ready: verdicts.some((v) => v.subscription === d.name && v.node === d.node && v.verdict === 'ready'),
-    });
-    out.set(d.node, list);
-  }
-  return out;
-}
-
-/**
- * The failovers a reading found resumed that no record settles yet (the subscriber had applied
- * nothing past the fork, read now): to settle with the promoted primary's system identifier and
- * timeline, and the subscriber's position, so later readings, once it streams from the new
- * primary and its position moved on, keep the verdict. By subscriber.
- */
-export function resumedToSettle(
-  desired: Topology,
-  observed: ClusterState,
-  verdicts: FailoverVerdict[],
-): Map<string, { subscription: string; systemIdentifier: string; timeline: number; originLsn: string }[]> {
-  const out = new Map<
-    string,
-    { subscription: string; systemIdentifier: string; timeline: number; originLsn: string }[]
-  >();
-  for (const v of verdicts.filter((x) => x.verdict === 'resumed')) {
-    const d = desired.subscriptions[v.subscription];
-    const sub = reachableNode(observed, v.node);
-    const history = reachableNode(observed, v.from)?.failover?.self.history;
-    const o = sub?.subscriptions[v.subscription];
-    if (!d || !sub || !history?.read || !o?.originLsn) continue;
-    const settled = (sub.streamPositions ?? []).some(
-      (p) =>
-        p.subscription === d.name &&
-        p.systemIdentifier === history.systemIdentifier &&
-        p.timeline === history.timeline &&
-        p.settledAt !== null,
-    );
-    if (settled) continue;
-    const list = out.get(v.node) ?? [];
-    list.push({
-      subscription: d.name,
-      systemIdentifier: history.systemIdentifier,
-      timeline: history.timeline,
-      originLsn: o.originLsn,
-    });
-    out.set(v.node, list);
-  }
-  return out;
 }
 
 /** 17+: every piece of slot synchronisation that is missing, with the setting that fixes it. */
@@ -381,6 +333,7 @@ function readinessGaps(
   pub: ObservedNode,
   o: ObservedSubscription | undefined,
   slotName: string,
+  stale: readonly StaleServer[],
 ): string[] {
   const missing: string[] = [];
   // PostgreSQL's failover steps check the table-sync slots too: one not synced is lost by a promotion
@@ -403,8 +356,11 @@ function readinessGaps(
       continue;
     }
     if (!sb.inRecovery) {
+      const older = staleAt(stale, d.from, sb.address);
       missing.push(
-        `${at} is not in recovery: if it was promoted, make it ${d.from}'s connection in steep.yaml and list the old primary as a standby once it follows it`,
+        older
+          ? staleStandbyText(older)
+          : `${at} is not in recovery: if it was promoted, make it ${d.from}'s connection in steep.yaml and list the old primary as a standby once it follows it`,
       );
       continue;
     }

@@ -129,6 +129,16 @@ export function refuseElsewhere(
   );
 }
 
+/**
+ * The publisher's url is a stale server (`stale`: planner/failover/staleNode.ts's sentence, which
+ * names the new primary): a reinit would copy from an older branch; checked before anything is
+ * written, so steep copies nothing from it.
+ */
+export function refuseStaleUrl(stale: string | undefined): void {
+  if (stale === undefined) return;
+  refuse(`${stale}; steep reinit copies nothing from it, and nothing was changed`);
+}
+
 /** The recorded states of an init not finished, whose step (not an ALTER of apply) enables the subscription. */
 const UNFINISHED: readonly InitState[] = ['uninitialized', 'preparing', 'copying', 'catching_up'];
 

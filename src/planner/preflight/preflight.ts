@@ -36,6 +36,8 @@ export function checkReachable(ctx: PlanContext): void {
       ctx.error('preflight.unreachable', `${name}: the node was not read; check its connection settings`, {
         node: name,
       });
+    } else if (!n.reachable && n.stale) {
+      ctx.error('failover.stale-url', n.error, { node: name });
     } else if (!n.reachable) {
       // connect errors read `node east: …`; plan errors read `east: …`
       const error = n.error.startsWith(`node ${name}: `) ? n.error.slice('node '.length) : n.error;

@@ -85,6 +85,10 @@ function planDesiredSubscription(
   const node = ctx.node(d.node);
   const address = subscriptionAddress(d.name);
   if (!node || run.blocked.has(address)) return undefined;
+  // its publisher's url is a stale server (planner/failover/staleNode.ts: the plan's error names
+  // it): nothing is created, altered or re-pointed to it
+  const pub = ctx.observed.nodes[d.from];
+  if (pub && !pub.reachable && pub.stale) return undefined;
   const conn = desiredConnection(ctx, d);
   if (!conn) {
     ctx.error('unknown-node', `subscription ${d.name}: its publisher ${d.from} is not a node of steep.yaml`, {

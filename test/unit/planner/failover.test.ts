@@ -17,10 +17,11 @@ import {
   failoverSlot,
   failoverVerdicts,
   failoverWayOut,
-  streamPositionsToRecord,
 } from '../../../src/planner/failover/failover.js';
+import { streamPositionsToRecord } from '../../../src/planner/failover/streamRecords.js';
 import {
   at,
+  failoverServer,
   nodeSpec,
   observe,
   observedSlot,
@@ -50,18 +51,7 @@ function file(): Topology {
 }
 
 function server(overrides: Partial<FailoverServer> = {}): FailoverServer {
-  return {
-    inRecovery: false,
-    serverVersion: PG18,
-    syncReplicationSlots: null,
-    hotStandbyFeedback: null,
-    primarySlotName: null,
-    primaryConninfoHasDbname: null,
-    synchronizedStandbySlots: ['east_standby'],
-    slots: {},
-    walLsn: null,
-    ...overrides,
-  };
+  return failoverServer({ synchronizedStandbySlots: ['east_standby'], ...overrides });
 }
 
 /** A standby with every piece of slot synchronisation in place, its copy of west_orders synced. */

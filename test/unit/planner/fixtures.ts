@@ -1,6 +1,7 @@
 import { printAddress } from '../../../src/model/address.js';
 import type {
   ClusterState,
+  FailoverServer,
   ObservedNode,
   ObservedPublication,
   ObservedSlot,
@@ -390,5 +391,21 @@ export function roleFacts(name: string, o: Partial<RoleFacts> = {}): RoleFacts {
     writes: true,
     databaseSetting: null,
     ...o,
+  };
+}
+
+/** A server's part in a failover: a primary of PostgreSQL 18 with nothing set, `overrides` on top. */
+export function failoverServer(overrides: Partial<FailoverServer> = {}): FailoverServer {
+  return {
+    inRecovery: false,
+    serverVersion: PG18,
+    syncReplicationSlots: null,
+    hotStandbyFeedback: null,
+    primarySlotName: null,
+    primaryConninfoHasDbname: null,
+    synchronizedStandbySlots: [],
+    slots: {},
+    walLsn: null,
+    ...overrides,
   };
 }
