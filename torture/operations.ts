@@ -850,7 +850,8 @@ const failoverRepair: Operation = {
 /**
  * After a failover, the old primary starts again as it was: read-write, on its old timeline (a
  * DBA restarting the crashed box). Where steep.yaml still lists it as a standby of the promoted
- * node, `steep status` must say it is not in recovery. Half the time the subscriber's connection
+ * node, `steep status` must name it stale (an older branch of the system, never a promoted
+ * standby: planner/failover/staleNode.ts). Half the time the subscriber's connection
  * names every host, the old primary first, read-write only (a DBA's edit): pb streams from it,
  * and steep must call the subscription `diverged` (exit 2) where the old primary is listed (its
  * slot active there), `unknown` (exit 1) where it is not (steep cannot read that node); the way out
@@ -871,19 +872,19 @@ const oldPrimaryBack: Operation = {
     await writeFile(auto, conf.replace(/^synchronous_standby_names\b.*\n/m, ''));
     await pa.restart('fast');
     const listed = world.file.standby === 'pa';
-    const notInRecovery = `standby 127.0.0.1:${pa.port} of pa is not in recovery`;
+    const stale = `standby 127.0.0.1:${pa.port} of pa is stale`;
     if (listed) {
       const status = await world.steep(['status']);
-      if (!status.stdout.includes(notInRecovery))
+      if (!status.stdout.includes(stale))
         throw new OperationFailed(
-          `the old primary is back read-write while steep.yaml lists it as a standby of the promoted node, but steep status does not say "${notInRecovery}":\n${status.stdout}${status.stderr}`,
+          `the old primary is back read-write while steep.yaml lists it as a standby of the promoted node, but steep status does not say "${stale}":\n${status.stdout}${status.stderr}`,
         );
     }
     // shut down at once: a logical walsender waits at a clean shutdown for the standby slots
     // synchronized_standby_slots names, and pa_standby (promoted) never confirms again
     if (!rnd.chance(0.5)) {
       await pa.stop('immediate');
-      return `old primary back read-write (${listed ? 'listed as a standby: status says it is not in recovery' : 'not listed'}), shut down`;
+      return `old primary back read-write (${listed ? 'listed as a standby: status says it is stale' : 'not listed'}), shut down`;
     }
     const sub = world.file.sub;
     const [conn] = await world.subscriber.query<{ conninfo: string; slot: string }>(

@@ -1,16 +1,17 @@
 import type pg from 'pg';
 import { readFailover, readHistory } from '../catalog/failover.js';
 import { nodeSession } from '../db/connect.js';
-import type { ClusterState } from '../model/cluster.js';
+import { type ClusterState, reachableNode } from '../model/cluster.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { failoverVerdicts, mayBePromoted } from '../planner/failover/failover.js';
 import { resumedToSettle, streamPositionsToRecord } from '../planner/failover/streamRecords.js';
 import { StreamPositionStore } from '../state/streamPositions.js';
 
 /**
- * On each subscriber of a publisher with standbys (or one that may be a promoted standby:
- * `mayBePromoted`, whose own failover part is read here): read what steep recorded of it streaming (into
- * `observed`, for the failover verdicts), then record what it has applied now from the primary it
+ * On each subscriber: read what steep recorded of it streaming (into `observed`, for the failover
+ * verdicts and to tell a stale url: planner/failover/staleNode.ts); a publisher without standbys
+ * that may be a promoted standby (`mayBePromoted`) or that its subscribers recorded streaming from
+ * has its own failover part read here. Then record what it has applied now from the primary it
  * streams from. A subscriber whose state schema lacks the table (before migration 11) or that
  * cannot be written is left as it is: its verdict after a promotion is then `unknown`, never resumed.
  * `record: false`: read only (verify and reinit, naming a failover's way out).
@@ -21,21 +22,8 @@ export async function observeStreamPositions(
   opts: { record?: boolean } = {},
 ): Promise<void> {
   const promoted = Object.values(topology.subscriptions).filter((d) => mayBePromoted(topology, observed, d));
-  const subscribers = new Set(
-    Object.values(topology.subscriptions)
-      .filter((d) => (topology.nodes[d.from]?.standbys?.length ?? 0) > 0 || promoted.includes(d))
-      .map((d) => d.node),
-  );
-  // a publisher without standbys that may be a promoted one: its place in its WAL history
-  await Promise.all(
-    [...new Set(promoted.map((d) => d.from))].map(async (name) => {
-      const node = observed.nodes[name];
-      const failover = await readFailover(name, topology.nodes[name]!.connection, [], {
-        connectTimeoutMs: topology.settings.connectTimeout,
-      }).catch(() => undefined);
-      if (node?.reachable && failover) node.failover = failover;
-    }),
-  );
+  // every subscriber: what it recorded is also what tells a publisher's url stale, standbys listed or not
+  const subscribers = new Set(Object.values(topology.subscriptions).map((d) => d.node));
   const schema = topology.settings.stateSchema;
   const clients = new Map<string, Awaited<ReturnType<typeof nodeSession>>>();
   try {
@@ -52,6 +40,22 @@ export async function observeStreamPositions(
           .then((has) => (has ? store.list(client) : undefined))
           .catch(() => undefined);
         if (read) node.streamPositions = read;
+      }),
+    );
+    // a publisher without standbys that may be a promoted one, or whose subscribers recorded
+    // streaming from its system (its url may be an older branch): its place in its WAL history
+    const recorded = Object.values(topology.subscriptions).filter(
+      (d) =>
+        (topology.nodes[d.from]?.standbys?.length ?? 0) === 0 &&
+        reachableNode(observed, d.node)?.streamPositions?.some((p) => p.subscription === d.name),
+    );
+    await Promise.all(
+      [...new Set([...promoted, ...recorded].map((d) => d.from))].map(async (name) => {
+        const node = observed.nodes[name];
+        const failover = await readFailover(name, topology.nodes[name]!.connection, [], {
+          connectTimeoutMs: topology.settings.connectTimeout,
+        }).catch(() => undefined);
+        if (node?.reachable && failover) node.failover = failover;
       }),
     );
     if (opts.record === false) return;

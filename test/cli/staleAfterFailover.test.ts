@@ -181,6 +181,7 @@ describe('the old primary restarted after a failover (split brain)', () => {
         expect.soft(out(seen)).not.toContain("make it pub's connection");
         expect.soft(out(seen)).toContain(`standby ${staleAt} of pub is stale`);
         expect.soft(out(seen)).toContain(`past the fork at ${fork}`);
+        expect.soft(out(seen)).toContain('copy what the application must keep of them to pub, shut it down');
         const bound = /it wrote (\d+) bytes of WAL past the fork at (\S+) \(up to (\S+)\)/.exec(out(seen));
         expect.soft(bound, out(seen)).not.toBeNull();
         if (bound) {
@@ -203,7 +204,14 @@ describe('the old primary restarted after a failover (split brain)', () => {
         for (const r of [wrongPlan, wrongStatus]) {
           expect.soft(out(r)).not.toContain(`shut 127.0.0.1:${b.port} down`);
           expect.soft(out(r)).not.toMatch(/steep reinit \S+ --full/);
-          expect.soft(out(r)).toContain(`make 127.0.0.1:${b.port} pub's url`);
+          expect
+            .soft(out(r))
+            .toContain(
+              `make 127.0.0.1:${b.port} pub's url in steep.yaml again, then take the application's writes off it`,
+            );
+          expect
+            .soft(out(r))
+            .toContain(`copy what the application must keep of them to 127.0.0.1:${b.port}, shut it down`);
         }
         const wrongApply = await steep(['apply', '--auto-approve']);
         expect.soft(wrongApply.code, out(wrongApply)).toBe(1);
@@ -216,20 +224,26 @@ describe('the old primary restarted after a failover (split brain)', () => {
           expect.soft(r.code, out(r)).toBe(1);
           expect.soft(out(r)).toContain(`node pub: its url ${staleAt} is stale`);
         }
+        // and with no standbys listed at all: what steep recorded of the subscriber streaming from
+        // timeline 2 is the proof, the url's identity read all the same
+        name(a, []);
+        const alone = await steep(['plan']);
+        expect.soft(alone.code, out(alone)).toBe(1);
+        expect.soft(out(alone)).toContain(`node pub: its url ${staleAt} is stale`);
+        expect.soft(out(alone)).toContain("which steep recorded pub's subscribers streaming from");
+        expect.soft(alone.stdout).not.toContain(`port=${a.port}`);
         expect(await conninfoPort(sub)).toBe(String(b.port));
 
-        // the advice, followed as printed: B pub's url again; the application's writes off A; what
-        // it must keep of A's writes copied to B; A shut down; listed again only once it follows B
-        name(b, [a]);
-        const advice = out(await steep(['status']));
-        expect.soft(advice).toContain(`copy what the application must keep of them to pub`);
+        // the refusal's way out, followed as printed: B pub's url again; the application's writes
+        // off A (its writer stopped above); what it must keep of A's writes copied to B; A shut
+        // down; listed as a standby again only once it follows B (here: not again)
+        name(b, []);
         for (const id of staleIds)
           await b.query(
             `INSERT INTO public.${TABLE} (id, v) SELECT $1::bigint, md5($1::text) ON CONFLICT DO NOTHING`,
             [id],
           );
         await a.stop('fast');
-        name(b, []);
         await writer.goesOn(50, 'the writer to commit on B after the split brain');
         const acked = await writer.stop();
         await waitCaughtUp(b, SUB);

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { FailoverServer, ObservedStandby, TimelineHistory } from '../../../src/model/cluster.js';
+import type {
+  FailoverServer,
+  ObservedStandby,
+  StreamPosition,
+  TimelineHistory,
+} from '../../../src/model/cluster.js';
 import { publisherConninfo } from '../../../src/model/conninfo.js';
 import type { Topology } from '../../../src/model/topology.js';
 import { failoverVerdicts } from '../../../src/planner/failover/failover.js';
@@ -14,6 +19,7 @@ import {
   runPlan,
   subscription,
   topology,
+  unreachable,
 } from './fixtures.js';
 
 /**
@@ -56,6 +62,20 @@ const standby = (server: FailoverServer): ObservedStandby => ({
   reachable: true,
   ...server,
 });
+
+/** What steep recorded of west_orders streaming from the new primary, on timeline 2. */
+function onTimeline2(): StreamPosition {
+  return {
+    subscription: 'west_orders',
+    systemIdentifier: SYSTEM,
+    timeline: 2,
+    originLsn: '0/6000000',
+    ready: false,
+    recordedAt: '2026-11-29T20:00:00Z',
+    settledAt: null,
+    settledBy: null,
+  };
+}
 
 /** The subscription's connection names east-b, as apply re-pointed it after the failover. */
 function repointedToB(t: Topology) {
@@ -133,18 +153,7 @@ describe('a stale server of a node (issue 81)', () => {
       self: primary(1, '0/5100000'),
       standbys: [{ address: 'east-b.internal:5432', reachable: false, error: 'connection refused' }],
     };
-    at(state, 'west').streamPositions = [
-      {
-        subscription: 'west_orders',
-        systemIdentifier: SYSTEM,
-        timeline: 2,
-        originLsn: '0/6000000',
-        ready: false,
-        recordedAt: '2026-11-29T20:00:00Z',
-        settledAt: null,
-        settledBy: null,
-      },
-    ];
+    at(state, 'west').streamPositions = [onTimeline2()];
     const plan = runPlan(t, state);
     expect(plan.errors.map((e) => e.message)).toEqual([
       expect.stringContaining(
@@ -154,5 +163,18 @@ describe('a stale server of a node (issue 81)', () => {
     // another system's record, or the same timeline: not stale
     at(state, 'west').streamPositions![0]!.systemIdentifier = '7400000000000000002';
     expect(staleServers(t, state)).toEqual([]);
+  });
+
+  it('the url down, a standby out of recovery on a timeline older than the one recorded: named stale, never "if it was promoted"', () => {
+    const t = file();
+    const state = repointedToB(t);
+    state.nodes.east = { ...unreachable('east'), standbys: [standby(primary(1, '0/5100000'))] };
+    at(state, 'west').streamPositions = [onTimeline2()];
+    const text = failoverVerdicts(t, state)
+      .flatMap((v) => v.reasons)
+      .join('\n');
+    expect(text).toContain('standby east-b.internal:5432 of east is stale');
+    expect(text).toContain('where timeline 2 left timeline 1 is not read now');
+    expect(text).not.toContain('if it was promoted');
   });
 });
