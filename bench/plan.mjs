@@ -20,6 +20,9 @@ import {
 const NODES = 10;
 const TABLES = Number(process.env.BENCH_TABLES ?? 500);
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+// BENCH_BEFORE=DIR: also time the build in DIR (a worktree of the commit before a change, built)
+// in each round, for a before/after under the same load
+const BEFORE = process.env.BENCH_BEFORE;
 
 const { servers, stop } = await startNodes(NODES);
 try {
@@ -81,11 +84,20 @@ try {
   const steepCpuMs = [];
   const steepRssMb = [];
   const psqlMs = [];
+  const before = { ms: [], cpuMs: [] };
+  const runBefore = async () => {
+    const o = await steepMeasured(['plan', '-c', config, '--detailed-exitcode'], { root: BEFORE });
+    before.ms.push(o.wallMs);
+    before.cpuMs.push(o.cpuMs);
+  };
   for (let r = 0; r < RUNS; r++) {
+    // the build before first in even rounds, second in odd ones
+    if (BEFORE && r % 2 === 0) await runBefore();
     const m = await steepMeasured(['plan', '-c', config, '--detailed-exitcode']);
     steepMs.push(m.wallMs);
     steepCpuMs.push(m.cpuMs);
     steepRssMb.push(m.rssMb);
+    if (BEFORE && r % 2 === 1) await runBefore();
     psqlMs.push(await time(() => Promise.all(servers.map((s) => psql(s, script)))));
   }
   const s = median(steepMs);
@@ -102,6 +114,14 @@ try {
       steepCpuMs: Math.round(median(steepCpuMs)),
       steepRssMb: Math.round(Math.max(...steepRssMb)),
       target: { ratio: 1.3, steepMs: 500 },
+      ...(BEFORE
+        ? {
+            before: BEFORE,
+            beforeMs: Math.round(median(before.ms)),
+            beforeRatio: +(median(before.ms) / b).toFixed(2),
+            beforeCpuMs: Math.round(median(before.cpuMs)),
+          }
+        : {}),
     },
     `plan: ${NODES} nodes × ${TABLES} tables, no changes: steep ${Math.round(s)} ms vs psql ${Math.round(b)} ms = ${(s / b).toFixed(2)}× (target ≤ 1.3× and < 500 ms); steep used ${Math.round(median(steepCpuMs))} ms of CPU`,
   );
