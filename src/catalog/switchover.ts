@@ -159,10 +159,12 @@ export async function readPublicationAndSlot(
   slotName: string = name,
 ): Promise<{
   publication: boolean;
+  /** the publication's comment (null: none, or no publication) */
+  publicationComment: string | null;
   slot: { database: string | null; here: boolean; streamedBy: string | null; active: boolean } | null;
 }> {
-  const { rows } = await client.query<{ publication: boolean }>(
-    'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $1) AS publication',
+  const { rows } = await client.query<{ comment: string | null }>(
+    "SELECT pg_catalog.obj_description(oid, 'pg_publication') AS comment FROM pg_catalog.pg_publication WHERE pubname = $1",
     [name],
   );
   const { rows: slots } = await client.query<{
@@ -177,17 +179,24 @@ export async function readPublicationAndSlot(
       WHERE s.slot_name = $1`,
     [slotName],
   );
-  return { publication: rows[0]!.publication, slot: slots[0] ?? null };
+  return {
+    publication: rows.length > 0,
+    publicationComment: rows[0]?.comment ?? null,
+    slot: slots[0] ?? null,
+  };
 }
 
-/** Whether a subscription of this name exists in this database. */
-export async function subscriptionExists(client: pg.Client, name: string): Promise<boolean> {
-  const { rows } = await client.query<{ ok: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_subscription s WHERE s.subname = $1
-               AND s.subdbid = ${THIS_DATABASE_OID}) AS ok`,
+/** The subscription of this name in this database, with its comment (in pg_description: catalog/queries/subscriptions.ts); null when there is none. */
+export async function readSubscriptionComment(
+  client: pg.Client,
+  name: string,
+): Promise<{ comment: string | null } | null> {
+  const { rows } = await client.query<{ comment: string | null }>(
+    `SELECT pg_catalog.obj_description(s.oid, 'pg_subscription') AS comment FROM pg_catalog.pg_subscription s
+      WHERE s.subname = $1 AND s.subdbid = ${THIS_DATABASE_OID}`,
     [name],
   );
-  return rows[0]!.ok;
+  return rows[0] ?? null;
 }
 
 /**

@@ -180,6 +180,9 @@ export interface SwitchoverFacts {
   reverse: {
     publicationExists: boolean;
     subscriptionExists: boolean;
+    /** each, when it exists, carries the comment steep gives the way back it makes (reverseComment) */
+    publicationMarked?: boolean;
+    subscriptionMarked?: boolean;
     slotExists: boolean;
     /** the slot of the reverse name on the new primary's server, when it exists: whose it is (slots are the server's) */
     slot?: { database: string | null; here: boolean; active: boolean; streamedBy: string | null } | null;
@@ -419,4 +422,12 @@ export function emptyReport(plan: SwitchoverPlan, keepSlot: boolean): Switchover
     rollback: plan.rollback,
     durationMs: 0,
   };
+}
+
+/**
+ * The comment steep puts on the way back's publication and subscription it makes: what lets a
+ * later switchover show they are steep's before it advises dropping them.
+ */
+export function reverseComment(subscription: string): string {
+  return `managed by steep: the way back of subscription ${subscription}`;
 }

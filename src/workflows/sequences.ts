@@ -10,7 +10,7 @@ import { type SequenceLag, type SequenceSyncReport, sequenceSyncReport } from '.
 import type { SubscriptionSpec, TableName, Topology } from '../model/topology.js';
 import { declaredSubscription } from '../model/topology.js';
 import { sequenceLag } from '../planner/sequences.js';
-import { reverseName } from '../planner/switchover/switchoverChecks.js';
+import { reverseName } from '../planner/switchover/reverseChecks.js';
 import { withPair } from './verify.js';
 
 /**

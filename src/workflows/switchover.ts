@@ -49,13 +49,9 @@ import { isComparison } from '../planner/compare/verify.js';
 import { decideSequence } from '../planner/sequences.js';
 import { fenceTriggerName } from '../planner/switchover/dataFence.js';
 import { objectChecks } from '../planner/switchover/objectChecks.js';
+import { reverseName } from '../planner/switchover/reverseChecks.js';
 import { planSwitchover } from '../planner/switchover/switchover.js';
-import {
-  fenceRoles,
-  linkProblem,
-  reverseName,
-  switchoverProblems,
-} from '../planner/switchover/switchoverChecks.js';
+import { fenceRoles, linkProblem, switchoverProblems } from '../planner/switchover/switchoverChecks.js';
 import { StreamContinuityStore } from '../state/streamContinuity.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
 import { lockedPair } from './reinit.js';

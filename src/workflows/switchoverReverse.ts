@@ -1,10 +1,11 @@
 import type pg from 'pg';
-import { probeSubscription, readPublicationAndSlot, subscriptionExists } from '../catalog/switchover.js';
+import { probeSubscription, readPublicationAndSlot, readSubscriptionComment } from '../catalog/switchover.js';
 import { secretFiller } from '../executors/secrets.js';
 import { buildConninfo } from '../model/conninfo.js';
+import { reverseComment } from '../model/switchover.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { PG16 } from '../model/versions.js';
-import { reverseName, reverseSlotName } from '../planner/switchover/switchoverChecks.js';
+import { reverseName, reverseSlotName } from '../planner/switchover/reverseChecks.js';
 
 /** The connection string the old primary's reverse subscription uses to reach the new one (masked). */
 export function reverseConninfo(topology: Topology, node: string): string {
@@ -34,7 +35,9 @@ export async function readReverseFacts(
     reverseSlotName(d.name, topology.nodes[d.node]!.connection.database),
   ];
   const onNew = await readPublicationAndSlot(neu, rev, slotName);
-  const exists = await subscriptionExists(old, rev);
+  const onOld = await readSubscriptionComment(old, rev);
+  const exists = onOld !== null;
+  const marked = (comment: string | null | undefined) => comment === reverseComment(d.name);
   const probed = Date.now();
   const unreachable =
     canSubscribe && !exists
@@ -44,6 +47,8 @@ export async function readReverseFacts(
   return {
     reverse: {
       publicationExists: onNew.publication,
+      publicationMarked: marked(onNew.publicationComment),
+      subscriptionMarked: marked(onOld?.comment),
       slotExists: onNew.slot !== null,
       slot: onNew.slot,
       subscriptionExists: exists,

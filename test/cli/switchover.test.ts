@@ -223,6 +223,19 @@ describe('steep switchover (18 → 18)', () => {
       expect(k.stdout).toMatch(/drain\s+failed/);
       await writableAndReplicating(east, west, writer);
 
+      // the way back's publication name taken by one steep cannot show it made: renamed, never dropped
+      await west.query('CREATE PUBLICATION steep_reverse_west_sw FOR TABLE public.sw_orders');
+      const taken = await steep(['switchover', SUB, '--reverse', '--grace', '1s']);
+      expect(taken.code, taken.stdout).toBe(1);
+      expect(taken.stderr).not.toContain('DROP PUBLICATION');
+      const rename =
+        /publication steep_reverse_west_sw already exists on west, and steep cannot show it made it \(no comment of steep's\): rename it \((ALTER PUBLICATION .+) on west\) or switch over without --reverse/.exec(
+          taken.stderr,
+        );
+      expect(rename, taken.stderr).not.toBeNull();
+      expect(await fenceSetting(east)).toBeNull();
+      await west.query(rename![1]!);
+
       // the switchover itself
       const before = writer.committed();
       const done = await steep(['switchover', SUB, '--reverse', '--grace', '2s', '--json']);
@@ -230,6 +243,21 @@ describe('steep switchover (18 → 18)', () => {
       const report = JSON.parse(done.stdout);
       expect(report.outcome).toBe('released');
       expect(report.roles).toEqual([APP.user, 'zz_batch']);
+      // the way back carries steep's comment, which a later switchover reads before it advises a DROP
+      const marker = 'managed by steep: the way back of subscription west_sw';
+      expect(
+        await west.query(
+          "SELECT obj_description(oid, 'pg_publication') AS c FROM pg_publication WHERE pubname = 'steep_reverse_west_sw'",
+        ),
+      ).toEqual([{ c: marker }]);
+      expect(
+        await east.query(
+          "SELECT obj_description(oid, 'pg_subscription') AS c FROM pg_subscription WHERE subname = 'steep_reverse_west_sw'",
+        ),
+      ).toEqual([{ c: marker }]);
+      expect(
+        await west.query("SELECT 1 FROM pg_publication WHERE pubname = 'steep_reverse_west_sw_old'"),
+      ).toHaveLength(1);
       expect(report.fenceUndone).toBe(false);
       expect(report.fenceLsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
       expect(report.blackoutMs).toBeGreaterThan(0);

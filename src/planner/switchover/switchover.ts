@@ -21,18 +21,20 @@
  */
 import { formatBytes } from '../../model/bytes.js';
 import { quoteIdent, quoteLiteral } from '../../model/sql.js';
-import type {
-  NodeSql,
-  SwitchoverFacts,
-  SwitchoverOptions,
-  SwitchoverPlan,
-  SwitchoverStep,
+import {
+  type NodeSql,
+  reverseComment,
+  type SwitchoverFacts,
+  type SwitchoverOptions,
+  type SwitchoverPlan,
+  type SwitchoverStep,
 } from '../../model/switchover.js';
 import { flushedMarkSql } from '../walMark.js';
 import { dataFence, newPrimaryUnfence } from './dataFence.js';
+import { reverseName, reverseSlotName } from './reverseChecks.js';
 import { loginSql, PREPARED_SQL, readOnlySql, terminateSql, writableSql } from './roleFence.js';
 import { rollbackCommands } from './rollback.js';
-import { fenceRoles, reverseName, reverseSlotName } from './switchoverChecks.js';
+import { fenceRoles } from './switchoverChecks.js';
 
 /** The verify engine's rough pace on a drained pair, for the expected blackout (bench/switchover). */
 const VERIFY_ROWS_PER_SECOND = 200_000;
@@ -184,11 +186,19 @@ function reverseStep(facts: SwitchoverFacts, rev: string, reverseConninfo: strin
       },
       {
         node: neu,
+        sql: `COMMENT ON PUBLICATION ${quoteIdent(rev)} IS ${quoteLiteral(reverseComment(facts.subscription))}`,
+      },
+      {
+        node: neu,
         sql: `SELECT pg_catalog.pg_create_logical_replication_slot(${quoteLiteral(slot)}, 'pgoutput')`,
       },
       {
         node: old,
         sql: `CREATE SUBSCRIPTION ${quoteIdent(rev)} CONNECTION ${quoteLiteral(reverseConninfo)} PUBLICATION ${quoteIdent(rev)} WITH (copy_data = false, origin = none, create_slot = false, slot_name = ${quoteLiteral(slot)})`,
+      },
+      {
+        node: old,
+        sql: `COMMENT ON SUBSCRIPTION ${quoteIdent(rev)} IS ${quoteLiteral(reverseComment(facts.subscription))}`,
       },
     ],
     undo: [

@@ -5,7 +5,6 @@
 
 import { adviceText } from '../../model/advice.js';
 import { formatBytes } from '../../model/bytes.js';
-import { withDatabaseTag } from '../../model/databaseTag.js';
 import {
   disabledOnError,
   disabledOnErrorRefusal,
@@ -14,8 +13,7 @@ import {
 import { inboundWrites } from '../../model/inboundSubscriptions.js';
 import { adminOptionGrant } from '../../model/membershipGrant.js';
 import { functionGrantAdvice, functionSignature } from '../../model/privileges.js';
-import { replicationConnectFix } from '../../model/replicationConnectError.js';
-import { displayIdent, quoteIdent, quoteLiteral } from '../../model/sql.js';
+import { quoteIdent, quoteLiteral } from '../../model/sql.js';
 import type { NewLogin, RoleFacts, SwitchoverFacts, SwitchoverOptions } from '../../model/switchover.js';
 import type { SubscriptionSpec } from '../../model/topology.js';
 import { PG16, PG18 } from '../../model/versions.js';
@@ -23,6 +21,7 @@ import { unfinishedInit } from '../init/reinitRefusals.js';
 import { sequencePrivilegeErrors } from '../sequences.js';
 import { objectChecks } from './objectChecks.js';
 import { replicaModeProblems } from './replicaModeChecks.js';
+import { reverseProblems } from './reverseChecks.js';
 import { loginSql, writableSql } from './roleFence.js';
 
 /** The roles the fence makes read-only, and why the others are left alone (for --dry-run). */
@@ -377,68 +376,4 @@ function capacityProblems(facts: SwitchoverFacts, opts: SwitchoverOptions): stri
     ],
   ];
   return need.filter(([bad]) => bad).map(([, m]) => m);
-}
-
-function reverseProblems(facts: SwitchoverFacts): string[] {
-  const { oldNode: old, newNode: neu } = facts;
-  const low = [
-    [old, facts.oldVersion],
-    [neu, facts.newVersion],
-  ].filter(([, v]) => (v as number) < PG16);
-  if (low.length > 0)
-    return [
-      `--reverse needs PostgreSQL 16 or later on both nodes for origin = none (${low.map(([n, v]) => `${n} runs ${Math.floor((v as number) / 10000)}`).join(', ')}): switch over without --reverse`,
-    ];
-  const r = facts.reverse!;
-  const name = reverseName(facts.subscription);
-  const slotName = reverseSlotName(facts.subscription, facts.newDatabase);
-  return [
-    r.publicationExists &&
-      `publication ${name} already exists on ${neu}: drop it (DROP PUBLICATION ${quoteIdent(name)}) or switch over without --reverse`,
-    r.slotExists && reverseSlotProblem(facts, slotName),
-    r.subscriptionExists &&
-      `subscription ${name} already exists on ${old}: drop it (DROP SUBSCRIPTION ${quoteIdent(name)}) or switch over without --reverse`,
-    r.unreachable !== null &&
-      `${old} cannot subscribe to ${neu} for the way back (${r.unreachable}): ${replicationConnectFix(r.unreachable, old, neu, r.reverseUser ?? facts.steepRole)}; or switch over without --reverse`,
-    !r.oldCanSubscribe &&
-      `role ${facts.steepRole} that steep connects to ${old} as cannot create subscriptions: GRANT pg_create_subscription TO ${displayIdent(facts.steepRole)} (or connect as a superuser)`,
-  ].filter((x) => x !== false);
-}
-
-/**
- * The way back's slot name is taken on the new primary. Slots are the server's: one of another
- * database (another topology's way back, maybe live) or one a subscriber streams from is never
- * named for dropping. One of this database that nobody streams from is the leftover of this
- * subscription's own earlier way back (the name is the subscription's, unique in this database).
- */
-export function reverseSlotProblem(facts: SwitchoverFacts, name: string): string {
-  const { newNode: neu, newDatabase: db } = facts;
-  const s = facts.reverse?.slot;
-  const without = 'switch over without --reverse (and set up the way back yourself)';
-  if (!s)
-    return `slot ${name} already exists on ${neu}, and whose it is could not be read: steep does not drop it; ${without}`;
-  if (!s.here)
-    return (
-      `slot ${name} on ${neu} belongs to database ${s.database ?? '(none: a physical slot)'}, not ${db} (slots are the server's; another topology's way back, maybe${s.active ? `, streaming now to ${s.streamedBy ?? 'a subscriber'}` : ''}): ` +
-      `it is not steep's to drop from ${db}; ${without}, or ask who runs ${s.database ?? 'that slot'} whether it is still used (only they drop it, there)`
-    );
-  if (s.active)
-    return `slot ${name} in database ${db} on ${neu} is streaming now to ${s.streamedBy ?? 'a subscriber'}: a live way back, which steep does not drop; find that subscriber (steep status) and ${without}`;
-  return `slot ${name} in database ${db} on ${neu} is left from an earlier way back of subscription ${facts.subscription} (nobody streams from it): drop it on ${neu} (SELECT pg_drop_replication_slot(${quoteLiteral(name)})) or ${without}`;
-}
-
-/** The reverse publication and subscription take this name (each in its database). */
-export function reverseName(subscription: string): string {
-  return `steep_reverse_${subscription}`.slice(0, 63);
-}
-
-/**
- * The reverse slot on the new primary: slots are the server's, so its name carries the tag of
- * the new primary's database (model/databaseTag.ts), and a way back of another database's
- * topology with the same subscription name never takes it. A way back made before the tag keeps
- * its slot (`steep_reverse_<subscription>`): its subscription names it, and dropping that
- * subscription drops it.
- */
-export function reverseSlotName(subscription: string, database: string): string {
-  return withDatabaseTag(`steep_reverse_${subscription}`, database);
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { databaseTag, withDatabaseTag } from '../../../src/model/databaseTag.js';
 import { classifySlot } from '../../../src/planner/subscriptions/slotKinds.js';
-import { reverseSlotName } from '../../../src/planner/switchover/switchoverChecks.js';
+import { reverseSlotName } from '../../../src/planner/switchover/reverseChecks.js';
 import { at, observe, observedSlot, publication, subscription, topology } from './fixtures.js';
 
 /** Slots and origins are the server's: names steep makes carry their database; status reads each slot's database (issue 65). */

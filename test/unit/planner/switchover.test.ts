@@ -196,6 +196,18 @@ describe('switchover planner', () => {
         /: role runner on new lacks the REPLICATION attribute a subscriber's connection needs: run ALTER ROLE "runner" REPLICATION; on new as a superuser or the cloud admin role/,
     },
     {
+      what: "the way back's publication name taken by one steep cannot show it made",
+      facts: { reverse: { ...FACTS.reverse!, publicationExists: true, publicationMarked: false } },
+      problem:
+        /^publication steep_reverse_new_orders already exists on new, and steep cannot show it made it \(no comment of steep's\): rename it \(ALTER PUBLICATION "steep_reverse_new_orders" RENAME TO "steep_reverse_new_orders_old" on new\) or switch over without --reverse$/,
+    },
+    {
+      what: "the way back's subscription left from an earlier way back (steep's comment on it)",
+      facts: { reverse: { ...FACTS.reverse!, subscriptionExists: true, subscriptionMarked: true } },
+      problem:
+        /^subscription steep_reverse_new_orders on old is left from an earlier way back of this subscription \(steep's comment on it\): drop it \(DROP SUBSCRIPTION "steep_reverse_new_orders" on old\) or switch over without --reverse$/,
+    },
+    {
       what: 'reverse leftovers, whose slot unread',
       facts: { reverse: { ...FACTS.reverse!, slotExists: true } },
       problem:
@@ -425,9 +437,12 @@ describe('switchover planner', () => {
       'COMMIT',
     ]);
     // the reverse slot is made on its own first (one server: CREATE SUBSCRIPTION would wait for itself)
+    // each with steep's comment: what a later switchover reads to show the way back is steep's
     expect(plan.steps[4]!.statements.map((s) => `${s.node}: ${s.sql}`).slice(1)).toEqual([
+      `new: COMMENT ON PUBLICATION "steep_reverse_new_orders" IS 'managed by steep: the way back of subscription new_orders'`,
       "new: SELECT pg_catalog.pg_create_logical_replication_slot('steep_reverse_new_orders_a172cedc', 'pgoutput')",
       `old: CREATE SUBSCRIPTION "steep_reverse_new_orders" CONNECTION 'host=new dbname=app user=steep password=****' PUBLICATION "steep_reverse_new_orders" WITH (copy_data = false, origin = none, create_slot = false, slot_name = 'steep_reverse_new_orders_a172cedc')`,
+      `old: COMMENT ON SUBSCRIPTION "steep_reverse_new_orders" IS 'managed by steep: the way back of subscription new_orders'`,
     ]);
     expect(plan.steps[4]!.undo.map((u) => u.node)).toEqual(['old', 'new', 'new']);
     // the slot copied before it is dropped, the copy read after the drop and a flush: a commit
