@@ -1,8 +1,56 @@
 import type pg from 'pg';
 import { readSlotConfirmed, readSlotHolder } from '../catalog/slotHolder.js';
+import { SteepError } from '../model/errors.js';
 import { quoteIdent } from '../model/sql.js';
 import { createSlotSql, dropSlotSql } from '../planner/sqlBuild.js';
 import { sleep } from './sleep.js';
+
+/**
+ * `work` on the publisher's slot of a subscription once nothing holds it: the subscription
+ * disabled (if it was enabled), its walsender gone — one that has not noticed yet (waiting for
+ * WAL past the end, or an invalidated slot's walsender before it errors out) ended after 5 s —
+ * and the subscription enabled again afterwards if it was.
+ */
+async function withSlotReleased<T>(
+  pub: pg.Client,
+  sub: pg.Client,
+  s: { subscription: string; slot: string; enabled: boolean },
+  work: () => Promise<T>,
+): Promise<T> {
+  const name = quoteIdent(s.subscription);
+  if (s.enabled) await sub.query(`ALTER SUBSCRIPTION ${name} DISABLE`);
+  const t0 = Date.now();
+  for (;;) {
+    const holder = await readSlotHolder(pub, s.slot);
+    if (!holder?.pid) break;
+    if (Date.now() - t0 > 5_000) await pub.query('SELECT pg_catalog.pg_terminate_backend($1)', [holder.pid]);
+    if (Date.now() - t0 > 60_000)
+      throw new SteepError(
+        'reinit.slot_held',
+        `slot ${s.slot} stays held by process ${holder.pid} 60 s after subscription ${s.subscription} was disabled and that process was ended: find what streams from it (pg_stat_replication), stop it, then run the same reinit again`,
+      );
+    await sleep(200);
+  }
+  const done = await work();
+  if (s.enabled) await sub.query(`ALTER SUBSCRIPTION ${name} ENABLE`);
+  return done;
+}
+
+/**
+ * An invalidated slot dropped and created again, empty, at the publisher's WAL position now, for
+ * `steep reinit --full`: its subscription's worker keeps retrying it, and each retry's walsender
+ * holds the slot for a moment before it errors out, so the slot is released first.
+ */
+export async function recreateInvalidatedSlot(
+  pub: pg.Client,
+  sub: pg.Client,
+  s: { subscription: string; slot: string; enabled: boolean; failover: boolean; publisherVersion: number },
+): Promise<void> {
+  await withSlotReleased(pub, sub, s, async () => {
+    await pub.query(dropSlotSql(s.slot));
+    await pub.query(createSlotSql(s.slot, s.publisherVersion, s.failover));
+  });
+}
 
 /**
  * A slot whose confirmed position lies beyond its publisher's own WAL (after a diverged failover)
@@ -17,28 +65,17 @@ export async function recreateSlotBeyondWal(
   sub: pg.Client,
   s: { subscription: string; slot: string; enabled: boolean; failover: boolean; publisherVersion: number },
 ): Promise<string> {
-  const name = quoteIdent(s.subscription);
-  if (s.enabled) await sub.query(`ALTER SUBSCRIPTION ${name} DISABLE`);
-  const t0 = Date.now();
-  for (;;) {
-    const holder = await readSlotHolder(pub, s.slot);
-    if (!holder?.pid) break;
-    // the walsender of the stopped worker exits by itself once it notices; one waiting for WAL
-    // past the end may not for a while: ended after 5 s
-    if (Date.now() - t0 > 5_000) await pub.query('SELECT pg_catalog.pg_terminate_backend($1)', [holder.pid]);
-    if (Date.now() - t0 > 60_000) throw new Error(`slot ${s.slot} stays held by process ${holder.pid}`);
-    await sleep(200);
-  }
-  await pub.query(dropSlotSql(s.slot));
-  await pub.query(createSlotSql(s.slot, s.publisherVersion, s.failover));
-  const at = (await readSlotConfirmed(pub, s.slot))?.confirmed ?? null;
-  if (at === null) throw new Error(`slot ${s.slot} created again shows no confirmed position`);
-  await sub.query(
-    `SELECT pg_catalog.pg_replication_origin_advance('pg_' || s.oid, $2::pg_lsn)
-       FROM pg_catalog.pg_subscription s
-      WHERE s.subname = $1 AND s.subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())`,
-    [s.subscription, at],
-  );
-  if (s.enabled) await sub.query(`ALTER SUBSCRIPTION ${name} ENABLE`);
-  return at;
+  return withSlotReleased(pub, sub, s, async () => {
+    await pub.query(dropSlotSql(s.slot));
+    await pub.query(createSlotSql(s.slot, s.publisherVersion, s.failover));
+    const at = (await readSlotConfirmed(pub, s.slot))?.confirmed ?? null;
+    if (at === null) throw new Error(`slot ${s.slot} created again shows no confirmed position`);
+    await sub.query(
+      `SELECT pg_catalog.pg_replication_origin_advance('pg_' || s.oid, $2::pg_lsn)
+         FROM pg_catalog.pg_subscription s
+        WHERE s.subname = $1 AND s.subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())`,
+      [s.subscription, at],
+    );
+    return at;
+  });
 }

@@ -8,7 +8,7 @@ import { clusterReadOptions, readCluster } from '../catalog/readCluster.js';
 import { serverVersionOf } from '../catalog/session.js';
 import { readSlotTrouble } from '../catalog/slotHolder.js';
 import type { EventSink } from '../executors/events.js';
-import { recreateSlotBeyondWal } from '../executors/slotRecreate.js';
+import { recreateInvalidatedSlot, recreateSlotBeyondWal } from '../executors/slotRecreate.js';
 import { subscriptionAddress } from '../model/address.js';
 import { adviceText, keepPhantomsFirst } from '../model/advice.js';
 import { isUnknown, reachableNode } from '../model/cluster.js';
@@ -18,7 +18,7 @@ import { type SlotTrouble, slotTroubleText } from '../model/syncVerdict.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { failoverDivergedReasons, failoverPastFork, failoverWayOut } from '../planner/failover/failover.js';
 import { staleServers, staleUrl, staleUrlText } from '../planner/failover/staleNode.js';
-import { createSlotSql, dropSlotSql } from '../planner/sqlBuild.js';
+import { createSlotSql } from '../planner/sqlBuild.js';
 import { observeStreamPositions } from './streamPositions.js';
 
 /**
@@ -146,10 +146,17 @@ export async function repairSlot(
       `slot ${s.slot} of ${d.name} on ${d.from} confirms ${s.repair.confirmed}, beyond ${d.from}'s own WAL (${s.repair.wal}): ` +
       `created again at ${at}, and ${d.node}'s origin for it set back there`;
   } else {
-    // an invalidated slot decodes nothing again: dropped (nothing streams from it), then created
-    if (s.repair.kind === 'lost') await c.pub.query(dropSlotSql(s.slot));
-    // created again, empty, at the publisher's WAL position now: every table is copied again to fill what it skips
-    await c.pub.query(createSlotSql(s.slot, publisherVersion, failover));
+    // an invalidated slot decodes nothing again: dropped once released, then created again,
+    // empty, at the publisher's WAL position now: every table is copied again to fill what it skips
+    if (s.repair.kind === 'lost')
+      await recreateInvalidatedSlot(c.pub, c.sub, {
+        subscription: d.name,
+        slot: s.slot,
+        enabled: s.enabled,
+        failover,
+        publisherVersion,
+      });
+    else await c.pub.query(createSlotSql(s.slot, publisherVersion, failover));
     message =
       s.repair.kind === 'lost'
         ? `slot ${s.slot} was invalidated on ${d.from}: dropped and created again`
