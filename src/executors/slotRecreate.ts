@@ -36,6 +36,15 @@ async function withSlotReleased<T>(
   return done;
 }
 
+/** The slot to make again, and the subscription whose worker must let go of it first. */
+interface SlotToRecreate {
+  subscription: string;
+  slot: string;
+  enabled: boolean;
+  failover: boolean;
+  publisherVersion: number;
+}
+
 /**
  * An invalidated slot dropped and created again, empty, at the publisher's WAL position now, for
  * `steep reinit --full`: its subscription's worker keeps retrying it, and each retry's walsender
@@ -44,12 +53,14 @@ async function withSlotReleased<T>(
 export async function recreateInvalidatedSlot(
   pub: pg.Client,
   sub: pg.Client,
-  s: { subscription: string; slot: string; enabled: boolean; failover: boolean; publisherVersion: number },
+  s: SlotToRecreate,
 ): Promise<void> {
-  await withSlotReleased(pub, sub, s, async () => {
-    await pub.query(dropSlotSql(s.slot));
-    await pub.query(createSlotSql(s.slot, s.publisherVersion, s.failover));
-  });
+  await withSlotReleased(pub, sub, s, () => dropAndCreate(pub, s));
+}
+
+async function dropAndCreate(pub: pg.Client, s: SlotToRecreate): Promise<void> {
+  await pub.query(dropSlotSql(s.slot));
+  await pub.query(createSlotSql(s.slot, s.publisherVersion, s.failover));
 }
 
 /**
@@ -63,11 +74,10 @@ export async function recreateInvalidatedSlot(
 export async function recreateSlotBeyondWal(
   pub: pg.Client,
   sub: pg.Client,
-  s: { subscription: string; slot: string; enabled: boolean; failover: boolean; publisherVersion: number },
+  s: SlotToRecreate,
 ): Promise<string> {
   return withSlotReleased(pub, sub, s, async () => {
-    await pub.query(dropSlotSql(s.slot));
-    await pub.query(createSlotSql(s.slot, s.publisherVersion, s.failover));
+    await dropAndCreate(pub, s);
     const at = (await readSlotConfirmed(pub, s.slot))?.confirmed ?? null;
     if (at === null) throw new Error(`slot ${s.slot} created again shows no confirmed position`);
     await sub.query(
