@@ -851,7 +851,8 @@ const failoverRepair: Operation = {
  * After a failover, the old primary starts again as it was: read-write, on its old timeline (a
  * DBA restarting the crashed box). Where steep.yaml still lists it as a standby of the promoted
  * node, `steep status` must name it stale (an older branch of the system, never a promoted
- * standby: planner/failover/staleNode.ts). Half the time the subscriber's connection
+ * standby: planner/failover/staleNode.ts). Half the time, where the old primary still holds the
+ * subscription's slot, the subscriber's connection
  * names every host, the old primary first, read-write only (a DBA's edit): pb streams from it,
  * and steep must call the subscription `diverged` (exit 2) where the old primary is listed (its
  * slot active there), `unknown` (exit 1) where it is not (steep cannot read that node); the way out
@@ -880,17 +881,22 @@ const oldPrimaryBack: Operation = {
           `the old primary is back read-write while steep.yaml lists it as a standby of the promoted node, but steep status does not say "${stale}":\n${status.stdout}${status.stderr}`,
         );
     }
-    // shut down at once: a logical walsender waits at a clean shutdown for the standby slots
-    // synchronized_standby_slots names, and pa_standby (promoted) never confirms again
-    if (!rnd.chance(0.5)) {
-      await pa.stop('immediate');
-      return `old primary back read-write (${listed ? 'listed as a standby: status says it is stale' : 'not listed'}), shut down`;
-    }
+    const streamFromIt = rnd.chance(0.5);
     const sub = world.file.sub;
     const [conn] = await world.subscriber.query<{ conninfo: string; slot: string }>(
       'SELECT subconninfo AS conninfo, subslotname::text AS slot FROM pg_subscription WHERE subname = $1',
       [sub],
     );
+    // pb can stream from it only where it holds the subscription's slot: one made again since it
+    // crashed (a reinit --full on the promoted node, a switchover's release) is not there
+    const held =
+      (await pa.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [conn!.slot])).length === 1;
+    // shut down at once: a logical walsender waits at a clean shutdown for the standby slots
+    // synchronized_standby_slots names, and pa_standby (promoted) never confirms again
+    if (!streamFromIt || !held) {
+      await pa.stop('immediate');
+      return `old primary back read-write (${listed ? 'listed as a standby: status says it is stale' : 'not listed'}${held ? '' : `, without slot ${conn!.slot}, made again since`}), shut down`;
+    }
     const standby = world.node('pa_standby');
     const every = `${conn!.conninfo
       .replace(/\bhost=\S+/, 'host=127.0.0.1,127.0.0.1')
