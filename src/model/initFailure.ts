@@ -23,6 +23,8 @@ export interface ErrorWatch {
   detachedSince?: number;
   /** since when no worker has been free for a table waiting for its copy */
   starvedSince?: number;
+  /** since when the subscription is seen disabled at an error that pg_stat_subscription_stats has not counted yet */
+  uncountedSince?: number;
   /** before 15: what the tables' copy looked like, and since when it has looked so */
   copy?: string;
   copyUnchangedSince?: number;
@@ -60,6 +62,9 @@ interface Judged {
   failAfterMs: number;
   version: number;
 }
+
+/** How long a subscription disabled at an error waits for pg_stat_subscription_stats to count it. */
+const UNCOUNTED_MS = 3_000;
 
 /** Errors counted this close together come from one event: a cut connection fails every worker at once. */
 const BURST_MS = 1_000;
@@ -149,8 +154,11 @@ export function failure(
   const errors = (p.syncErrorCount ?? 0) + (p.applyErrorCount ?? 0);
   // PostgreSQL 15 counts the workers' errors (pg_stat_subscription_stats)
   if (version >= PG15) watchErrors(w, errors, now, failAfterMs);
+  const disabled = disabledAtError(j);
+  // its error not counted yet: which worker failed is known at the next samples
+  if (disabled === 'uncounted') return { failed: null, watch: w };
   const failed =
-    disabledAtError(j) ??
+    disabled ??
     publisherUnreachable(j) ??
     lostSyncSlots(j) ??
     // no worker free: that is why none streams or copies, whatever the other rules would infer
@@ -223,13 +231,25 @@ export function waitingText(
  * sample that shows it. Its error counts say which worker failed; its message is only in the
  * subscriber's server log.
  */
-function disabledAtError({ p }: Judged): Failure | null {
+function disabledAtError({ p, w, now, version }: Judged): Failure | 'uncounted' | null {
   if (!p.disabledAtError) return null;
   const sync = (p.syncErrorCount ?? 0) > 0;
+  const counted = sync || (p.applyErrorCount ?? 0) > 0;
+  // the statistics reach pg_stat_subscription_stats a moment after the worker exits: waited for
+  // (UNCOUNTED_MS), so that the worker named is the one that failed
+  if (!counted && version >= PG15) {
+    w.uncountedSince ??= now;
+    if (now - w.uncountedSince < UNCOUNTED_MS) return 'uncounted';
+  }
+  const which = sync
+    ? 'table synchronisation worker'
+    : counted
+      ? 'apply worker'
+      : 'workers (not counted yet)';
   return {
     kind: 'disabled',
     reason:
-      `PostgreSQL disabled it at an error of its ${sync ? 'table synchronisation' : 'apply'} worker ` +
+      `PostgreSQL disabled it at an error of its ${which} ` +
       `(disable_on_error; pg_stat_subscription_stats: sync_error_count ${p.syncErrorCount ?? 0}, apply_error_count ${p.applyErrorCount ?? 0}), so its copy has stopped`,
   };
 }

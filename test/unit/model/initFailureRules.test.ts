@@ -207,6 +207,35 @@ describe('init failure rules', () => {
     );
   });
 
+  it('disabled before pg_stat_subscription_stats counts the error: the worker named once counted, never guessed', () => {
+    // the counters reach the view a moment after the worker exits (seen under CI load: 0 and 0)
+    const late = follow(
+      (ms) =>
+        ms < 1000
+          ? {}
+          : {
+              ...(ms >= 1750 ? { syncErrors: 1 } : {}),
+              disabled: true,
+              streaming: false,
+              workersRunning: false,
+            },
+      { version: PG18, failAfterMs: 15_000, untilMs: 120_000 },
+    );
+    expect(late).toMatchObject({ kind: 'disabled', atMs: 1750 });
+    expect(late!.reason).toContain('at an error of its table synchronisation worker');
+    // never counted: said after the wait, without naming a worker
+    const never = follow(
+      (ms) => (ms < 1000 ? {} : { disabled: true, streaming: false, workersRunning: false }),
+      {
+        version: PG18,
+        failAfterMs: 15_000,
+        untilMs: 120_000,
+      },
+    );
+    expect(never).toMatchObject({ kind: 'disabled', atMs: 4000 });
+    expect(never!.reason).toContain('at an error of its workers (not counted yet)');
+  });
+
   it.each([PG18, PG14])(
     'a copy that waits for a free worker (all taken, its apply worker too): workers after four times the patience, not path (%i)',
     (version) => {
