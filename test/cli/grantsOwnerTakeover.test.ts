@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { steepWith, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
 import { createOwnedTables, oneWayYaml } from '../support/managedRoles.js';
-import { digests, waitCaughtUp } from '../support/replicationData.js';
+import { digests, startWriter, waitCaughtUp } from '../support/replicationData.js';
 import { tempDir } from '../support/tempDir.js';
 import { eventually, HANG_MS } from '../support/topologyFile.js';
 
@@ -68,6 +68,8 @@ describe.each([18, 16] as const)(
         writeConfig(oneWayYaml('cloudadmin', nodes, 'ot', ['ot_products'], [])),
       );
       expect(first.code, first.stdout + first.stderr).toBe(0);
+      // the application writes through the whole take-over: inserts, updates and deletes
+      const writer = startWriter(east(), ['ot_products', 'ot_orders']);
       await waitCaughtUp(east(), 'ot');
       // and by hand, not in steep.yaml: its own table, publication and subscription
       for (const n of nodes)
@@ -159,6 +161,8 @@ describe.each([18, 16] as const)(
         HANG_MS,
         'the tables of ot to be ready',
       );
+      await eventually(async () => writer.ops() > 20, HANG_MS, 'the writer to write');
+      expect(await writer.stop()).toBeGreaterThan(20);
       await waitCaughtUp(east(), 'ot');
       const tables = ['ot_products', 'ot_orders'];
       expect(await digests(west(), tables)).toEqual(await digests(east(), tables));
