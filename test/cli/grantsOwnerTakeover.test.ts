@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -26,16 +26,27 @@ const steep = steepWith({ env: () => ({ ROLE_PGPASSWORD: PASSWORD }), timeoutMs:
 /** it is a member already (ADMIN OPTION): the GRANT names SET alone, taking none of its options away */
 const MEMBERSHIP = 'GRANT "steep_runner" TO "cloudadmin" WITH SET TRUE;';
 
-/** SQL as the cloud admin (not a superuser) on `port`, with psql -v ON_ERROR_STOP=1, as it is. */
-function admin(port: number, sql: string): { status: number | null; stderr: string } {
+/**
+ * SQL as the cloud admin (not a superuser) on `port`, with psql -v ON_ERROR_STOP=1, as it is. A
+ * process of its own, awaited: the test's writer goes on meanwhile (a blocked event loop would
+ * hold its open transaction, on which a slot's creation waits).
+ */
+function admin(port: number, sql: string): Promise<{ status: number | null; stderr: string }> {
   const dir = tempDir('steep-takeover-');
   const file = join(dir, 'run.sql');
   writeFileSync(file, `${sql}\n`);
-  return spawnSync(
-    'psql',
-    ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', file, `postgres://cloudadmin@127.0.0.1:${port}/app`],
-    { encoding: 'utf8', env: { ...process.env, PGPASSWORD: PASSWORD } },
-  );
+  return new Promise((resolve) => {
+    const child = spawn(
+      'psql',
+      ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', file, `postgres://cloudadmin@127.0.0.1:${port}/app`],
+      { env: { ...process.env, PGPASSWORD: PASSWORD }, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.on('close', (status) => resolve({ status, stderr }));
+  });
 }
 
 describe.each([18, 16] as const)(
@@ -57,7 +68,7 @@ describe.each([18, 16] as const)(
           ['ot_products', 'shopapp'],
           ['ot_orders', 'shopapp'],
         ]);
-        expect(admin(n.port, `CREATE ROLE steep_runner LOGIN PASSWORD '${PASSWORD}'`).status).toBe(0);
+        expect((await admin(n.port, `CREATE ROLE steep_runner LOGIN PASSWORD '${PASSWORD}'`)).status).toBe(0);
       }
       for (const t of ['ot_products', 'ot_orders'])
         await east().query(`INSERT INTO public.${t} SELECT g, md5(g::text) FROM generate_series(1, 500) g`);
@@ -73,10 +84,12 @@ describe.each([18, 16] as const)(
       await waitCaughtUp(east(), 'ot');
       // and by hand, not in steep.yaml: its own table, publication and subscription
       for (const n of nodes)
-        expect(admin(n.port, 'CREATE TABLE public.hand_t (id int PRIMARY KEY)').status).toBe(0);
-      expect(admin(east().port, 'CREATE PUBLICATION hand_pub FOR TABLE public.hand_t;').status).toBe(0);
+        expect((await admin(n.port, 'CREATE TABLE public.hand_t (id int PRIMARY KEY)')).status).toBe(0);
+      expect((await admin(east().port, 'CREATE PUBLICATION hand_pub FOR TABLE public.hand_t;')).status).toBe(
+        0,
+      );
       const handConn = `host=127.0.0.1 port=${east().port} dbname=app user=cloudadmin password=${PASSWORD}`;
-      const hand = admin(
+      const hand = await admin(
         west().port,
         `CREATE SUBSCRIPTION hand_sub CONNECTION '${handConn}' PUBLICATION hand_pub;`,
       );
@@ -102,7 +115,7 @@ describe.each([18, 16] as const)(
           'ALTER … OWNER TO needs cloudadmin to be able to SET ROLE to steep_runner), then as cloudadmin ALTER SUBSCRIPTION "ot" OWNER TO "steep_runner" on west',
       );
       // as printed, without the membership, PostgreSQL refuses the admin
-      const refused = admin(east().port, 'ALTER PUBLICATION "ot_pub" OWNER TO "steep_runner";');
+      const refused = await admin(east().port, 'ALTER PUBLICATION "ot_pub" OWNER TO "steep_runner";');
       expect(refused.status).not.toBe(0);
       expect(refused.stderr).toContain('must be able to SET ROLE "steep_runner"');
 
@@ -117,7 +130,7 @@ describe.each([18, 16] as const)(
           const advice = new RegExp(`; run (.*?) on ${e.node}\\b`).exec(e.message);
           expect(advice, e.message).not.toBeNull();
           const sql = `${advice![1]!.replace(/ \([^)]*\)/g, '').replace(/,? then as cloudadmin (.*)$/, '\n$1')};`;
-          const followed = admin(cluster().node(e.node).port, sql);
+          const followed = await admin(cluster().node(e.node).port, sql);
           expect(followed.status, `${e.message}\n${sql}\n${followed.stderr}`).toBe(0);
         }
       } else {
@@ -131,7 +144,7 @@ describe.each([18, 16] as const)(
           expect(text, s.node).not.toContain('-- nothing to grant');
           expect(text, s.node).not.toMatch(/OWNER TO/);
           expect(s.lines, s.node).toContain(MEMBERSHIP);
-          const run = admin(cluster().node(s.node).port, text);
+          const run = await admin(cluster().node(s.node).port, text);
           expect(run.status, `${s.node}:\n${text}\n${run.stderr}`).toBe(0);
         }
         // the admin may give them now: the plan names the ALTER alone, which it runs as written
@@ -144,7 +157,7 @@ describe.each([18, 16] as const)(
           [west(), 'ALTER SUBSCRIPTION "ot" OWNER TO "steep_runner"'],
         ] as const) {
           expect(owned.stderr).toContain(`run ${sql} on ${node.name}`);
-          const given = admin(node.port, `${sql};`);
+          const given = await admin(node.port, `${sql};`);
           expect(given.status, given.stderr).toBe(0);
         }
       }
