@@ -36,9 +36,9 @@ function changedTables(ctx: PlanContext, d: SubscriptionSpec, publisher: Observe
   for (const name of d.publications) {
     const p = ctx.desired.publications[name];
     if (!p?.publish.some((op) => op === 'update' || op === 'delete')) continue;
-    const named = p.tables.map(qualifiedName);
+    const named = new Set(p.tables.map(qualifiedName));
     for (const [qn, t] of Object.entries(publisher.tables))
-      if (named.includes(qn) || p.allTables || p.schemas.includes(t.schema)) out.add(qn);
+      if (named.has(qn) || p.allTables || p.schemas.includes(t.schema)) out.add(qn);
   }
   return [...out].filter((qn) => {
     const t = publisher.tables[qn]!;
