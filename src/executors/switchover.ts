@@ -189,9 +189,11 @@ export async function waitDrained(
 /**
  * Preflight's wait for the lag to drop to `maxLagBytes` (at most `timeoutMs`): under steady
  * writes the slot's confirmed position moves in steps, as the subscriber's feedback arrives, so
- * the lag read once may be far above what the drain will take. Returns the first lag at or
- * under the bound, else the least one seen (the caller refuses); null when the slot is gone or
- * has confirmed nothing.
+ * the lag read once may be far above what the drain will take. A slot no walsender holds does
+ * not drain (its worker is starting again, or its walsender timed out behind a blocked apply):
+ * the wait ends early only on a reading both streaming and within the bound. Returns that
+ * reading, else the least lag seen and whether the last reading streamed (the caller refuses);
+ * lag null when the slot is gone or has confirmed nothing.
  */
 export async function waitLagUnder(
   old: pg.Client,
@@ -200,20 +202,21 @@ export async function waitLagUnder(
   timeoutMs: number,
   signal?: AbortSignal,
   say: (text: string) => void = () => {},
-): Promise<{ lagBytes: number | null; waitedMs: number }> {
+): Promise<{ lagBytes: number | null; active: boolean; waitedMs: number }> {
   const t0 = Date.now();
   let said = t0;
   let least: number | null = null;
   for (;;) {
     const s = await readSlotPosition(old, slot);
-    if (!s || s.lagBytes === null) return { lagBytes: null, waitedMs: Date.now() - t0 };
+    if (!s || s.lagBytes === null)
+      return { lagBytes: null, active: s?.active ?? false, waitedMs: Date.now() - t0 };
     least = least === null ? s.lagBytes : Math.min(least, s.lagBytes);
-    if (s.lagBytes <= maxLagBytes || Date.now() - t0 >= timeoutMs || signal?.aborted)
-      return { lagBytes: least, waitedMs: Date.now() - t0 };
+    if ((s.lagBytes <= maxLagBytes && s.active) || Date.now() - t0 >= timeoutMs || signal?.aborted)
+      return { lagBytes: least, active: s.active, waitedMs: Date.now() - t0 };
     if (Date.now() - said >= SAY_EVERY_MS) {
       said = Date.now();
       say(
-        `waiting for slot ${slot}'s lag to drop under --max-lag ${maxLagBytes} bytes: ${s.lagBytes} bytes now (${waitedText(t0, said, timeoutMs)}, --lag-timeout)`,
+        `waiting for slot ${slot}'s lag to drop under --max-lag ${maxLagBytes} bytes: ${s.lagBytes} bytes now${s.active ? '' : ', no walsender holds it'} (${waitedText(t0, said, timeoutMs)}, --lag-timeout)`,
       );
     }
     await sleep(POLL_MS, signal);

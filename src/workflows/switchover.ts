@@ -93,6 +93,7 @@ export async function switchover(configPath: string, subscription: string, opts:
           opts.onEvent({ event: 'switchover.waiting', level: 'info', subscription: d.name, message }),
       );
       facts.slot.lagBytes = waited.lagBytes;
+      facts.slot.active = waited.active;
     }
     if ((facts.prepared ?? []).length > 0 && (opts.waitPreparedMs ?? 0) > 0)
       facts.prepared = await waitPrepared(clients.get(d.from)!, d, facts.prepared!, opts);

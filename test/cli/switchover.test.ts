@@ -443,6 +443,19 @@ describe('steep switchover of asynchronous commits (18 → 18)', () => {
         /^waiting for slot west_as's lag to drop under --max-lag 204800 bytes: \d+ bytes now \(\d+ s of at most 12 s, --lag-timeout\)$/,
       );
       console.log(`switchover lag wait: ${said.length} messages, gaps ${gaps.join(', ')} s`);
+      // behind the blocked apply, east's walsender times out and lets the slot go: the wait covers
+      // the worker coming back, and the slot's state is read again when it ends
+      await east.query("ALTER SYSTEM SET wal_sender_timeout = '1s'");
+      await east.query('SELECT pg_reload_conf()');
+      await eventually(
+        async () =>
+          (await east.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'west_as' AND NOT active"))
+            .length === 1,
+        HANG_MS,
+        "east's walsender to time out behind the blocked apply",
+      );
+      await east.query('ALTER SYSTEM RESET wal_sender_timeout');
+      await east.query('SELECT pg_reload_conf()');
       const waiting = startSteep(
         ['switchover', SUB_AS, '--dry-run', '--lag-timeout', '30s', '--log-format', 'json', '-c', asPath],
         passwordEnv(cluster().nodes),
