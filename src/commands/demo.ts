@@ -1,13 +1,13 @@
 import path from 'node:path';
 import { Flags } from '@oclif/core';
 import { SteepCommand } from '../cli/baseCommand.js';
-import { ignoreEvents } from '../cli/eventLog.js';
 import { jsonText } from '../cli/jsonText.js';
+import { printAddress } from '../model/address.js';
 import { formatProblem } from '../model/errors.js';
 import { count } from '../render/count.js';
 import { renderPlanText, summaryLine } from '../render/planText.js';
 import { packageRoot } from '../sandbox/quickstart.js';
-import { runDemo } from '../workflows/demo.js';
+import { type DemoView, runDemo } from '../workflows/demo.js';
 
 export default class Demo extends SteepCommand {
   static override summary =
@@ -24,36 +24,46 @@ export default class Demo extends SteepCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(Demo);
     const t0 = Date.now();
-    const { quickstart, taken, plan, applied, replicated, replan } = await runDemo(ignoreEvents, flags.dir);
-    for (const w of quickstart.warnings) this.err(formatProblem(w));
     const root = packageRoot();
-    const file = path.relative(process.cwd(), quickstart.configPath) || quickstart.configPath;
+    let file = '';
+    const view: DemoView = {
+      starting: ({ configPath, taken, name }) => {
+        file = path.relative(process.cwd(), configPath) || configPath;
+        for (const t of taken) {
+          this.out(
+            `Port ${t.port} of node ${t.node} is taken by another program: the demo runs a copy of the quickstart on free ports.`,
+          );
+        }
+        this.out(`1. Sandbox for ${file} (topology ${name}): starting its nodes`);
+      },
+      sandbox: (quickstart) => {
+        for (const w of quickstart.warnings) this.err(formatProblem(w));
+        for (const n of quickstart.nodes) {
+          this.out(
+            `   node ${n.node}: ${n.outcome === 'already-running' ? 'already running' : n.outcome}, PostgreSQL ${n.version}, ${n.url}`,
+          );
+        }
+        for (const s of quickstart.seeded) {
+          const tables = Object.entries(s.tables).map(([t, rows]) => `${t} (${rows} rows)`);
+          this.out(`   seeded ${s.node} with ${s.file}: ${tables.join(', ')}`);
+        }
+      },
+      plan: (plan) => {
+        this.out('', `2. steep plan -c ${file}`, '');
+        this.out(renderPlanText(plan).replace(/^/gm, '   '));
+        this.out('', `3. steep apply -c ${file} --auto-approve`);
+      },
+      stepEnded: (step, ms) =>
+        this.out(`   ${step.action} ${printAddress(step.address)} on ${step.node}: done in ${ms} ms`),
+      applied: (applied) => this.out(`   ${count(applied.completed.length, 'step')} applied.`),
+      replicated: (r) => {
+        this.out('', `4. A row inserted on ${r.publisher} arrives on ${r.subscriber} in ${r.ms} ms:`);
+        this.out(`   ${jsonText(r.row)}`);
+      },
+      replan: (plan) => this.out('', `5. steep plan again: ${summaryLine(plan)}`),
+    };
+    await runDemo(view, flags.dir);
     const bin = process.cwd() === root ? './bin/run.js' : 'steep';
-    for (const t of taken) {
-      this.out(
-        `Port ${t.port} of node ${t.node} is taken by another program: the demo runs a copy of the quickstart on free ports.`,
-      );
-    }
-    this.out(`1. Sandbox for ${file} (topology ${quickstart.topology.topology}):`);
-    for (const n of quickstart.nodes) {
-      this.out(
-        `   node ${n.node}: ${n.outcome === 'already-running' ? 'already running' : n.outcome}, PostgreSQL ${n.version}, ${n.url}`,
-      );
-    }
-    for (const s of quickstart.seeded) {
-      const tables = Object.entries(s.tables).map(([t, rows]) => `${t} (${rows} rows)`);
-      this.out(`   seeded ${s.node} with ${s.file}: ${tables.join(', ')}`);
-    }
-    this.out('', `2. steep plan -c ${file}`, '');
-    this.out(renderPlanText(plan).replace(/^/gm, '   '));
-    this.out('', `3. steep apply -c ${file} --auto-approve`);
-    this.out(`   ${count(applied.completed.length, 'step')} applied.`);
-    this.out(
-      '',
-      `4. A row inserted on ${replicated.publisher} arrives on ${replicated.subscriber} in ${replicated.ms} ms:`,
-    );
-    this.out(`   ${jsonText(replicated.row)}`);
-    this.out('', `5. steep plan again: ${summaryLine(replan)}`);
     this.out('', `Done in ${((Date.now() - t0) / 1000).toFixed(1)} s. Try next:`);
     const next: Array<[string, string]> = [
       [`${bin} plan -c ${file}`, 'what steep would change now'],

@@ -31,18 +31,20 @@ export function quickstartConfigPath(): string {
  * examples/quickstart/steep.yaml (or, given `into`, its copy there, made with its seeds on the
  * first run and kept), unless one of its ports is taken; then a copy of it (and its seeds) on
  * free ports under `.steep/demo/` next to it, kept for the next run (its own nodes running on its
- * ports do not count as taken).
+ * ports do not count as taken). `name`: its topology's name.
  */
 export async function quickstartFile(into?: string) {
   const original = into === undefined ? quickstartConfigPath() : await copyQuickstart(path.resolve(into));
   const { topology } = await loadTopology(original);
   const taken = await portsTakenByOthers(original, topology);
-  if (taken.length === 0) return { configPath: original, taken };
+  const name = topology.topology;
+  if (taken.length === 0) return { configPath: original, taken, name };
   const dir = path.join(path.dirname(original), '.steep', 'demo');
   const copy = path.join(dir, 'steep.yaml');
   if (existsSync(copy)) {
     const kept = await loadTopology(copy);
-    if ((await portsTakenByOthers(copy, kept.topology)).length === 0) return { configPath: copy, taken };
+    if ((await portsTakenByOthers(copy, kept.topology)).length === 0)
+      return { configPath: copy, taken, name };
   }
   let text = await fs.readFile(original, 'utf8');
   for (const node of Object.values(topology.nodes).filter((n) => n.sandbox)) {
@@ -59,7 +61,7 @@ export async function quickstartFile(into?: string) {
     const from = path.join(path.dirname(original), seed);
     if (existsSync(from)) await fs.copyFile(from, path.join(dir, seed));
   }
-  return { configPath: copy, taken };
+  return { configPath: copy, taken, name };
 }
 
 /** `dir`/steep.yaml: the quickstart and its seeds copied there unless the file is there already. */

@@ -56,11 +56,14 @@ describe('steep demo', () => {
       const r = await runSteep(['demo', '--dir', DIR], { cwd: REPO_ROOT, timeoutMs: HANG_MS });
       const out = `${r.stdout}\n${r.stderr}`;
       expect(r.code, out).toBe(0);
+      // no wait is silent: the demo speaks as it starts, then as each stage and step ends
+      expect(r.firstStdoutMs, `first output after ${r.firstStdoutMs} of ${r.ms} ms`).toBeLessThan(r.ms / 2);
       expect(r.stdout).toContain(
         'Port 55432 of node east is taken by another program: the demo runs a copy of the quickstart on free ports.',
       );
       const file = relative(REPO_ROOT, COPY);
-      expect(r.stdout).toContain(`1. Sandbox for ${file} (topology quickstart):`);
+      expect(r.stdout).toContain(`1. Sandbox for ${file} (topology quickstart): starting its nodes`);
+      expect(r.stdout).toMatch(/ {3}create subscription\.\S+ on west: done in \d+ ms\n/);
       const copy = readFileSync(COPY, 'utf8');
       const port = (node: string) =>
         Number(new RegExp(`${node}:\\n\\s+url: \\S+:(\\d+)/app`).exec(copy)?.[1]);
