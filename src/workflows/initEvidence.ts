@@ -184,7 +184,11 @@ export async function compareAfterInit(
     });
     await writes;
     const verdicts = [...compared, ...notVerifiable.map((v) => tableDone(opts, d, v))];
-    const run = { ...started, whole: !only, verdicts };
+    // every table the subscription carries (a full reinit names them all): a whole comparison,
+    // which is what confirms the conflicts counted before it began
+    const whole =
+      comparisons.length === scope.comparisons.size && notVerifiable.length === scope.notVerifiable.length;
+    const run = { ...started, whole, verdicts };
     const state = await recordVerdicts(sub, topology, d, scope.info, run, opts.onEvent);
     return verifyReport(d, verdicts, { state, onlyCopy: scope.onlyCopy, t0 });
   });
