@@ -264,7 +264,7 @@ export class World {
     const family = writeLoop(
       () => this.primary,
       connect,
-      timed(familyInsert(this.ledger, this.walMarks)),
+      timed(familyInsert(this.ledger, this.walMarks, this.forgivenFamilies)),
       failed,
     );
     // a family of the ledger still held and not forgiven, by chance (none among a few: none now)

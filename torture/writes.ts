@@ -111,13 +111,22 @@ export function familyHolds(f: Family, held: HeldFamily): boolean {
   return is(f) || (f.doubt !== null && is(f.doubt));
 }
 
-/** The application's INSERT of a family: a parent (its identity from the table) and its child. */
-export function familyInsert(ledger: Family[], marks: WalMarks): Write {
+/**
+ * The application's INSERT of a family: a parent (its identity from the table) and its child.
+ * `forgiven`: the parents whose loss steep named (world.forgivenFamilies).
+ */
+export function familyInsert(ledger: Family[], marks: WalMarks, forgiven: Set<number>): Write {
   return async (client, at) => {
     const { rows } = await client.query<{ parent: string; v: string; child: string; lsn: string }>(
       `WITH p AS (INSERT INTO public.t_parent (v) VALUES (md5(random()::text)) RETURNING id, v), c AS (INSERT INTO public.t_child (parent_id, v) SELECT id, 'child' FROM p RETURNING id) SELECT p.id::text AS parent, p.v, c.id::text AS child, ${LSN} FROM p, c`,
     );
     const r = rows[0]!;
+    // a parent identity handed out again (a lagging failover loses the sequence's last values
+    // with the rows): the insert proves the node had no such row, so this write is the family's
+    // last, and a loss forgiven under that identity was the other family's
+    const again = ledger.findIndex((f) => f.parent === Number(r.parent));
+    if (again >= 0) ledger.splice(again, 1);
+    forgiven.delete(Number(r.parent));
     ledger.push({
       parent: Number(r.parent),
       v: r.v,
