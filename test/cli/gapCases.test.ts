@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { useCluster } from '../support/cluster.js';
-import { GAP_SUB, type GapCase, runGapCase } from '../support/gapCases.js';
+import { GAP_SUB, type GapCase, runGapCase, SHOP } from '../support/gapCases.js';
 
 /**
  * Holes in a subscription's stream while its apply worker runs on (docs/status.md, `gap`), and
@@ -9,18 +9,7 @@ import { GAP_SUB, type GapCase, runGapCase } from '../support/gapCases.js';
  * give, the way out status --check prints followed literally, then no acknowledged id lost and
  * every table equal by column name.
  */
-const shop = {
-  tables: [
-    'CREATE TABLE public.customers (id bigserial PRIMARY KEY, v text NOT NULL)',
-    'CREATE TABLE public.orders (id bigserial PRIMARY KEY, amount int NOT NULL)',
-  ],
-  east: [
-    'INSERT INTO public.customers (v) SELECT md5(g::text) FROM generate_series(1, 500) g',
-    'INSERT INTO public.orders (amount) SELECT g FROM generate_series(1, 500) g',
-  ],
-  published: ['public.customers', 'public.orders'],
-  writes: 'public.customers',
-};
+const shop = SHOP;
 
 /** a and b of public.t_swap swapped in one transaction */
 const SWAP =
