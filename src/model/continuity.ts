@@ -6,6 +6,7 @@ import {
   identitiesDiffer,
   readColumnIdentity,
 } from './columnIdentity.js';
+import type { Change, Hazard } from './plan.js';
 
 /**
  * Continuity (docs/status.md, `gap`): is each table of a subscription still receiving every
@@ -211,4 +212,35 @@ export function gapWayOut(subscription: string, tables: readonly GapOfTable[]): 
   return tables.some((t) => t.out)
     ? `put the table back in its publication with steep apply (its step carries hazard data-gap: --allow-hazard data-gap), then ${first}copy it again: ${copy}`
     : `${first}copy it again: ${copy} (or a steep verify that finds it equal clears the gap)`;
+}
+
+/**
+ * A gap a step gated `data-gap` opens, once allowed by name and run: the subscriber's table and
+ * why (workflows/allowedGaps.ts records it, as a gap of the rule above, until a copy or a verify).
+ */
+export interface StepGap {
+  /** `schema.table` (qualifiedName) on the step's subscriber */
+  table: string;
+  reason: string;
+}
+
+/** The change a step gated `data-gap` carries its gaps in (the plan names them under `gaps`). */
+const GAPS_PATH = 'gaps';
+
+/** A planner's gate of a step: its hazards and what its step records of them. */
+export interface GatedGaps {
+  hazards: Hazard[];
+  changes: Change[];
+}
+
+/** The hazard `data-gap` with the gaps it opens (none: no hazard). */
+export function gatedGaps(gaps: readonly StepGap[]): GatedGaps {
+  if (gaps.length === 0) return { hazards: [], changes: [] };
+  return { hazards: ['data-gap'], changes: [{ path: GAPS_PATH, before: null, after: gaps }] };
+}
+
+/** The gaps a step opens once run (empty: none). */
+export function gapsOfStep(step: { changes: readonly Change[] }): StepGap[] {
+  const change = step.changes.find((c) => c.path === GAPS_PATH);
+  return change ? (change.after as StepGap[]) : [];
 }

@@ -27,6 +27,7 @@ import { ACTION_CLASS, stepClass } from '../model/stepClass.js';
 import type { Topology } from '../model/topology.js';
 import { count } from '../render/count.js';
 import { ApplyLog, closeInterruptedSteps, hasApplyLog } from '../state/applyLog.js';
+import { recordAllowedGaps } from './allowedGaps.js';
 import { baselinesAtCopy, continuityAroundApply } from './continuity.js';
 import { recordDisable } from './disables.js';
 import { recordFailoverGaps } from './failoverGaps.js';
@@ -34,7 +35,6 @@ import { saveSubscribedFingerprints } from './fingerprints.js';
 import { InitRunner, type InterruptedStep } from './init.js';
 import { runMergeInit } from './mergeInit.js';
 import { connectionsSet, recordSettledObjects } from './objectDigests.js';
-import { recordOriginGaps } from './originGaps.js';
 import { observe } from './plan.js';
 import { asSaved, staleness } from './savedPlan.js';
 import { emitSchemaMismatches, syncAppliedEvent } from './schema.js';
@@ -273,6 +273,8 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
     });
     const outcome = { ...graph, interrupted: [] as InterruptedStep[], stopped: false };
     await inits.finishSteps(outcome, { clients, runId });
+    // before the comparison of the tables that joined: one that finds a table equal closes its gap
+    await recordAllowedGaps(topology, outcome.completed, clients);
     outcome.stopped = opts.signal?.aborted === true;
     if (outcome.stopped) {
       opts.onEvent({
@@ -297,7 +299,6 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
     const stillCopying = await joinedTablesCopying(outcome.completed, clients);
     if (continuity)
       await continuityAroundApply(topology, async () => settled ?? observe(topology), clients, continuity);
-    await recordOriginGaps(topology, outcome.completed, clients);
     // a subscription created or refreshed: the baselines of its copies are taken now (model/continuity.ts)
     if (outcome.completed.some((s) => s.address.kind === 'subscription'))
       await baselinesAtCopy(topology, async () => settled ?? observe(topology), clients);

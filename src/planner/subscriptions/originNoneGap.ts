@@ -1,6 +1,6 @@
 import { subscriptionAddress } from '../../model/address.js';
 import type { ObservedNode, ObservedSubscription } from '../../model/cluster.js';
-import type { Change, Hazard } from '../../model/plan.js';
+import { type GatedGaps, gatedGaps } from '../../model/continuity.js';
 import type { SubscriptionSpec } from '../../model/topology.js';
 import { qualifiedName } from '../../model/topology.js';
 import { listText, type PlanContext } from '../context.js';
@@ -16,16 +16,16 @@ import { fedTables } from './cycles.js';
  * no error, lag or missing slot shows it. Gated `data-gap`, naming each table and where its
  * publisher gets it. Not for the other way of a two-way link (the subscriber's own changes
  * coming back are what `none` is for: planner/subscriptions/cycles.ts). The step records each
- * table with its reason (`origin.gaps`): once it ran (allowed), apply records them as gaps on the
- * subscriber (workflows/originGaps.ts), which status names until a copy or a verify.
+ * table with its reason (`gaps`): once it ran (allowed), apply records them as gaps on the
+ * subscriber (workflows/allowedGaps.ts), which status names until a copy or a verify.
  */
 export function originNoneGap(
   ctx: PlanContext,
   d: SubscriptionSpec,
   node: ObservedNode,
   o: ObservedSubscription,
-): { hazards: Hazard[]; changes: Change[] } {
-  const none = { hazards: [], changes: [] };
+): GatedGaps {
+  const none = gatedGaps([]);
   if (o.options.origin === 'none' || effectiveOrigin(d.options, node.serverVersion) !== 'none') return none;
   const carried = new Set([
     ...o.tables.map(qualifiedName),
@@ -48,5 +48,5 @@ export function originNoneGap(
       `${d.from} receives ${f.table} through ${f.feeds}, and ${d.name} was switched to origin: none: ` +
       `what ${d.from} applies from there is not sent to ${node.name} (keep origin: any, or subscribe ${node.name} to its source)`,
   }));
-  return { hazards: ['data-gap'], changes: [{ path: 'origin.gaps', before: null, after: gaps }] };
+  return gatedGaps(gaps);
 }

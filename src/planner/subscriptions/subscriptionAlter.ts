@@ -350,7 +350,6 @@ function alterStatements(
     if (enabled) {
       statements.push(nonTx(setSubscriptionPublicationSql(d.name, diff.publications, true, copy)));
       if (copy) hazards.push('copies-data');
-      hazards.push(...treeShapeGap(ctx, d, node, relations));
     } else {
       statements.push(tx(setSubscriptionPublicationSql(d.name, diff.publications, false, false)));
       ctx.warn(
@@ -368,7 +367,6 @@ function alterStatements(
     if (enabled) {
       statements.push(nonTx(refreshSubscriptionSql(d.name, copy)));
       if (copy) hazards.push('copies-data');
-      hazards.push(...treeShapeGap(ctx, d, node, relations));
     } else {
       ctx.warn(
         'refresh-deferred',
@@ -388,6 +386,12 @@ function alterStatements(
           : {}),
       },
     });
+  }
+  // refreshed (enabled): a partition tree received in another shape without a copy
+  if (enabled && (diff.publicationsChanged || diff.needsRefresh)) {
+    const shape = treeShapeGap(ctx, d, node, relations);
+    hazards.push(...shape.hazards);
+    changes.push(...shape.changes);
   }
   if (!diff.enabled && enabled) statements.push(tx(alterSubscriptionSql(d.name, 'DISABLE')));
   if (diff.commentChanged) statements.push(tx(commentOnSql('SUBSCRIPTION', d.name, diff.comment)));

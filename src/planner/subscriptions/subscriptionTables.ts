@@ -26,6 +26,8 @@ export interface SubscriptionRelations {
   removed: string[];
   /** of `added`: rows the subscriber already holds through the same partition tree (counted on both sides: heldRows.ts) */
   held: string[];
+  /** `held` as `schema.name` (qualifiedName) */
+  heldNames: string[];
   /** of `added`: the same partition tree, but steep cannot show the subscriber holds its rows: copied (why, by table) */
   unproven: Array<{ table: string; why: string }>;
   /** `added` less `held` and steep's state schema, as `schema.name` (qualifiedName): what a refresh would copy */
@@ -75,6 +77,7 @@ export function subscriptionRelations(
     added: show(added),
     removed: show(removed),
     held: show(held),
+    heldNames: held,
     unproven: unproven.map((u) => ({ table: shown.get(u.table) ?? u.table, why: u.why })),
     fresh: added.filter((t) => !held.includes(t) && tables[t]?.schema !== state),
   };

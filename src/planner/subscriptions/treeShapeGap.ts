@@ -1,6 +1,6 @@
 import { subscriptionAddress } from '../../model/address.js';
 import type { ObservedNode } from '../../model/cluster.js';
-import type { Hazard } from '../../model/plan.js';
+import { type GatedGaps, gatedGaps } from '../../model/continuity.js';
 import type { SubscriptionSpec } from '../../model/topology.js';
 import { listText, type PlanContext } from '../context.js';
 import type { SubscriptionRelations } from './subscriptionTables.js';
@@ -13,16 +13,18 @@ import type { SubscriptionRelations } from './subscriptionTables.js';
  * subscriber does not receive those: its apply worker drops them, as it does any change of a
  * relation missing from pg_subscription_rel; changes under the old relations that reach it after
  * the refresh are dropped alike. PostgreSQL's ALTER PUBLICATION warns of this loss. Gated
- * `data-gap`: with writes to the tree stopped it is harmless; allowed, apply compares the tables
- * that joined once it ran and names the reinit of any that lost a row (workflows/initEvidence.ts).
+ * `data-gap`: with writes to the tree stopped it is harmless; allowed, each table that joined is
+ * recorded as a gap once it ran (workflows/allowedGaps.ts), and apply compares those never
+ * compared, closing the gap of each found equal and naming the reinit of any that lost a row
+ * (workflows/initEvidence.ts); a verify or the reinit closes the others.
  */
 export function treeShapeGap(
   ctx: PlanContext,
   d: SubscriptionSpec,
   node: ObservedNode,
   relations: SubscriptionRelations | null,
-): Hazard[] {
-  if (!relations || relations.held.length === 0) return [];
+): GatedGaps {
+  if (!relations || relations.held.length === 0) return gatedGaps([]);
   const old = relations.removed.length > 0 ? relations.removed : relations.observed;
   ctx.warn(
     'data-gap',
@@ -33,5 +35,12 @@ export function treeShapeGap(
       'apply then compares the tables and names the reinit of any that lost a row',
     { address: subscriptionAddress(d.name), node: node.name },
   );
-  return ['data-gap'];
+  return gatedGaps(
+    relations.heldNames.map((table) => ({
+      table,
+      reason:
+        `${table} replaced ${listText(old)} in ${d.name} without a copy (the same partition tree, allowed with ` +
+        `--allow-hazard data-gap): changes to the tree that reached ${node.name} between the ALTER PUBLICATION and the refresh were dropped`,
+    })),
+  );
 }

@@ -30,7 +30,7 @@ describe('origin: none switched on downstream of a subscriber', () => {
     expect(step.hazards).toContain('data-gap');
     // what apply records as the gap status names once the step ran
     expect(step.changes).toContainEqual({
-      path: 'origin.gaps',
+      path: 'gaps',
       before: null,
       after: [
         {

@@ -259,6 +259,19 @@ describe('subscriptions: in-place changes', () => {
       before: null,
       after: { skip: ['public.customers'] },
     });
+    // vouched for, not shown: the gap apply records once it ran (workflows/allowedGaps.ts)
+    expect(skipped.changes).toContainEqual({
+      path: 'gaps',
+      before: null,
+      after: [
+        {
+          table: 'public.customers',
+          reason: expect.stringContaining(
+            'public.customers joined west_orders without a copy (init.newTables: skip',
+          ),
+        },
+      ],
+    });
 
     t.subscriptions.west_orders!.init.newTables = 'copy';
     const copied = stepAt(runPlan(t, s), ADDR);

@@ -1,29 +1,31 @@
 import type pg from 'pg';
 import { readSubscriptionOid } from '../catalog/subscriptionOnNode.js';
 import { subscriptionNameOf } from '../model/address.js';
+import { gapsOfStep } from '../model/continuity.js';
 import type { Step } from '../model/plan.js';
 import type { Topology } from '../model/topology.js';
 import { StreamContinuityStore } from '../state/streamContinuity.js';
 
 /**
- * `origin: none` switched on where the publisher receives some of the subscription's tables from
- * a third node (planner/subscriptions/originNoneGap.ts): a step that ran carries those tables in
- * its `origin.gaps` change, allowed by `--allow-hazard data-gap`. Each is recorded as a gap in the
- * subscriber's continuity baseline (`stream_continuity`), which status, drift and the metrics name
- * until a copy of the table or a verify that finds it equal (model/continuity.ts); the baseline's
- * memberships and columns are kept. Best effort, as the other continuity records.
+ * A hazard allowed by name is remembered (docs/status.md, `gap`): a step gated `data-gap` carries
+ * the tables it opens a gap in and why (`gaps`: `origin: none` downstream of a cascade, tables
+ * joining without a copy under `init.newTables: skip` or `init.existingData: keep`, a partition
+ * tree received in another shape; planner/subscriptions/). Once such a step ran (allowed by
+ * `--allow-hazard data-gap`), each is recorded as a gap in its subscriber's continuity baseline
+ * (`stream_continuity`), which status, drift and the metrics name until a copy of the table or a
+ * verify that finds it equal (model/continuity.ts); a gap recorded already is kept, and the
+ * baseline's memberships and columns with it. Best effort, as the other continuity records.
  */
-export async function recordOriginGaps(
+export async function recordAllowedGaps(
   topology: Topology,
   completed: readonly Step[],
   clients: ReadonlyMap<string, pg.Client>,
 ): Promise<void> {
   for (const step of completed) {
-    const change = step.changes.find((c) => c.path === 'origin.gaps');
+    const gaps = gapsOfStep(step);
     const subscription = subscriptionNameOf(step.address);
     const client = clients.get(step.node);
-    if (!change || !subscription || !client) continue;
-    const gaps = change.after as Array<{ table: string; reason: string }>;
+    if (gaps.length === 0 || !subscription || !client) continue;
     try {
       // pg_subscription's oid: a subscription dropped and created again starts anew
       const oid = await readSubscriptionOid(client, subscription);
