@@ -222,6 +222,8 @@ export interface StepGap {
   /** `schema.table` (qualifiedName) on the step's subscriber */
   table: string;
   reason: string;
+  /** the hole stays open after the step (`origin: none`): a comparison then proves nothing of later changes */
+  lasting?: true;
 }
 
 /** The change a step gated `data-gap` carries its gaps in (the plan names them under `gaps`). */

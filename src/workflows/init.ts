@@ -6,6 +6,7 @@ import { followInit, followTargetOf, recordTransition } from '../executors/initF
 import { startInit } from '../executors/initStart.js';
 import type { StepContext } from '../executors/runStep.js';
 import { printAddress, subscriptionNameOf } from '../model/address.js';
+import { gapsOfStep } from '../model/continuity.js';
 import { SteepError } from '../model/errors.js';
 import { unrecordedState } from '../model/initLifecycle.js';
 import { INIT_METHOD, restoredByUser } from '../model/initMethods.js';
@@ -135,7 +136,7 @@ export class InitRunner {
   /**
    * Subscriptions an apply changed in place (a refresh, tables joining): when apply waits, the
    * tables PostgreSQL copies into them followed until ready, then every table of them never
-   * compared compared (workflows/initEvidence.ts `settleJoined`); a step whose tables differ is
+   * compared compared, and those the step opened a gap in (workflows/initEvidence.ts `settleJoined`); a step whose tables differ is
    * failed, with the way out.
    */
   async settleJoined(
@@ -153,6 +154,8 @@ export class InitRunner {
         onEvent: this.opts.onEvent,
         fields: stepFields(step),
         signal: this.opts.signal,
+        // a hole open still (origin: none) is not closed by a comparison now
+        gapped: gapsOfStep(step).flatMap((g) => (g.lasting ? [] : [g.table])),
       }).catch((error: unknown) => this.report(outcome, run, step, error));
     }
   }

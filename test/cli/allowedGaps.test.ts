@@ -1,13 +1,15 @@
 import { describe, it } from 'vitest';
 import { useCluster } from '../support/cluster.js';
-import { GAP_SUB, type GapCase, runGapCase, SHOP } from '../support/gapCases.js';
+import { GAP_SUB, type GapCase, type GapChange, runGapCase, SHOP } from '../support/gapCases.js';
 
 /**
  * A hazard allowed by name is remembered (issue 80): a step gated `data-gap` that apply ran with
- * `--allow-hazard data-gap` opened a hole the DBA accepted, and status, status --check and drift
- * name it until a copy (`steep reinit … --tables`) or a verify that finds the table equal closes
- * it, under an id-logging writer (test/support/gapCases.ts), on 18 and 16: then no acknowledged id
- * lost and every table equal by column name.
+ * `--allow-hazard data-gap` opened a hole the DBA accepted (a table joining without a copy over
+ * rows it kept), and status, status --check and drift name it until a copy (`steep reinit …
+ * --tables`) or a verify that finds the table equal closes it; apply's own comparison of the table
+ * that joined, when it waits, finds the rows missing at once. Under an id-logging writer
+ * (test/support/gapCases.ts), on 18 and 16: then no acknowledged id lost and every table equal by
+ * column name.
  */
 const shop = {
   ...SHOP,
@@ -16,11 +18,24 @@ const shop = {
   reinit: `steep reinit ${GAP_SUB} --tables public.customers`,
 };
 
-/** out of the publication in steep.yaml (steep's refresh drops it from the subscription), written, back */
-const outAndBack = (reason: RegExp): GapCase['changes'] => [
+const ALLOW = ['--allow-hazard', 'data-gap'];
+
+/**
+ * Out of the publication in steep.yaml (steep's refresh drops it from the subscription), written
+ * meanwhile, then back with the data-gap allowed (`flags`): what the second change must give.
+ */
+const outAndBack = (back: Partial<GapChange>): GapChange[] => [
   { published: ['public.orders'], state: 'synchronized' },
-  { published: shop.published, allow: ['data-gap'], reasons: [reason] },
+  { published: shop.published, ...back },
 ];
+
+/** apply's comparison of the table that joined finds the rows written while it was out missing */
+const caught: Partial<GapChange> = {
+  flags: ALLOW,
+  applyFails:
+    /public\.customers \(missing [1-9]\d*, extra 0, different 0\)[\s\S]*steep reinit gap_sub --tables public\.customers/,
+  state: 'diverged',
+};
 
 const CASES: GapCase[] = [
   {
@@ -28,7 +43,7 @@ const CASES: GapCase[] = [
     ...shop,
     name: 'a table back in a snapshot subscription with existingData: keep, allowed',
     subscription: ['init: { method: snapshot, existingData: keep }'],
-    changes: outAndBack(/public\.customers joined gap_sub without a copy \(init\.existingData: keep\)/),
+    changes: outAndBack(caught),
   },
   {
     // newTablesDecision: the DBA vouched for rows that are not all there
@@ -36,7 +51,17 @@ const CASES: GapCase[] = [
     name: 'a table back in an init none subscription with newTables: skip, allowed',
     west: shop.east,
     subscription: ['init: { method: none, newTables: skip }'],
-    changes: outAndBack(/public\.customers joined gap_sub without a copy \(init\.newTables: skip\)/),
+    changes: outAndBack(caught),
+  },
+  {
+    // no comparison by apply (--no-wait): the gap recorded stays until the copy
+    ...shop,
+    name: 'a table back with existingData: keep, allowed, applied without waiting',
+    subscription: ['init: { method: snapshot, existingData: keep }'],
+    changes: outAndBack({
+      flags: [...ALLOW, '--no-wait'],
+      reasons: [/public\.customers joined gap_sub without a copy \(init\.existingData: keep/],
+    }),
   },
   {
     // nothing written to it while it was out: a verify finds it equal and closes the gap
@@ -50,7 +75,7 @@ const CASES: GapCase[] = [
       { published: ['public.orders', 'public.notes'], state: 'synchronized' },
       {
         published: [...shop.published, 'public.notes'],
-        allow: ['data-gap'],
+        flags: [...ALLOW, '--no-wait'],
         reasons: [/public\.customers joined gap_sub without a copy/],
       },
     ],

@@ -66,8 +66,10 @@ export interface GapChange {
   westSql?: string[];
   published?: string[];
   says?: RegExp[];
-  /** the hazards steep's own apply of `published` allows by name (`data-gap`) */
-  allow?: string[];
+  /** more arguments of steep's own apply of `published` (`--allow-hazard data-gap`, `--no-wait`) */
+  flags?: string[];
+  /** steep's own apply fails, saying this (its comparison of the tables that joined found them diverged) */
+  applyFails?: RegExp;
   /** west's apply worker disabled around it, so west applies it late */
   lag?: boolean;
   /** the application does not write while it runs */
@@ -77,7 +79,7 @@ export interface GapChange {
   /** tables whose membership row in the publication (pg_publication_rel) it re-creates */
   recreates?: string[];
   /** what status says after it (`gap` unless given: `failing` where the worker stops at it too), and reasons it must give */
-  state?: 'gap' | 'failing' | 'synchronized';
+  state?: 'gap' | 'failing' | 'synchronized' | 'diverged';
   reasons?: RegExp[];
 }
 
@@ -208,9 +210,9 @@ export async function runGapCase(c: GapCase, cluster: TestCluster): Promise<void
       for (const sql of change.westSql ?? []) await west.query(sql);
       if (change.published) {
         path = config(c, cluster, change.published);
-        const allow = (change.allow ?? []).flatMap((h) => ['--allow-hazard', h]);
-        const own = await steep(['apply', '--auto-approve', ...allow]);
-        expect(own.code, shown(own)).toBe(0);
+        const own = await steep(['apply', '--auto-approve', ...(change.flags ?? [])]);
+        expect(own.code, shown(own)).toBe(change.applyFails ? 1 : 0);
+        if (change.applyFails) expect(shown(own)).toMatch(change.applyFails);
         for (const r of change.says ?? []) expect(own.stdout).toMatch(r);
       }
       if (change.lag) await west.query(`ALTER SUBSCRIPTION ${GAP_SUB} ENABLE`);

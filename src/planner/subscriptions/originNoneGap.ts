@@ -47,6 +47,7 @@ export function originNoneGap(
     reason:
       `${d.from} receives ${f.table} through ${f.feeds}, and ${d.name} was switched to origin: none: ` +
       `what ${d.from} applies from there is not sent to ${node.name} (keep origin: any, or subscribe ${node.name} to its source)`,
+    lasting: true as const,
   }));
   return gatedGaps(gaps);
 }

@@ -36,6 +36,7 @@ describe('origin: none switched on downstream of a subscriber', () => {
         {
           table: 'public.shared',
           reason: expect.stringContaining('north receives public.shared through north_from_east from east'),
+          lasting: true,
         },
       ],
     });
