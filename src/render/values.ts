@@ -21,6 +21,8 @@ function listItemText(o: Record<string, unknown>): string {
     const where = typeof o.where === 'string' ? ` WHERE ${o.where}` : '';
     return `${o.schema}.${o.name}${cols}${where}`;
   }
+  // a gap a step opens (model/continuity.ts, StepGap)
+  if (typeof o.table === 'string' && typeof o.reason === 'string') return `${o.table}: ${o.reason}`;
   return JSON.stringify(o);
 }
 

@@ -15,6 +15,7 @@ import { renderPlanMarkdown } from '../../../src/render/planMarkdown.js';
 import { renderPlanText } from '../../../src/render/planText.js';
 import { renderShownPlanMarkdown, renderShownPlanText } from '../../../src/render/shownPlan.js';
 import { renderCheck, renderStatus, statusDocument } from '../../../src/render/status.js';
+import { listLines } from '../../../src/render/values.js';
 import { subscriptionStatus } from '../../support/statusReport.js';
 import {
   at,
@@ -454,5 +455,13 @@ describe('render golden files', () => {
     expect(progressLine({ ...building, buildingIndexes: undefined })).toBe(
       'copying 100.0% · 2/2 tables · 1,000 rows/s · ETA unknown',
     );
+  });
+});
+
+describe('a change listing gaps', () => {
+  it('names each table with its reason, one a line (the plan text of a data-gap step)', () => {
+    expect(
+      listLines([{ table: 'public.customers', reason: 'public.customers joined s without a copy' }]),
+    ).toEqual(['public.customers: public.customers joined s without a copy']);
   });
 });
