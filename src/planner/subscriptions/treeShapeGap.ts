@@ -14,9 +14,9 @@ import type { SubscriptionRelations } from './subscriptionTables.js';
  * relation missing from pg_subscription_rel; changes under the old relations that reach it after
  * the refresh are dropped alike. PostgreSQL's ALTER PUBLICATION warns of this loss. Gated
  * `data-gap`: with writes to the tree stopped it is harmless; allowed, each table that joined is
- * recorded as a gap once it ran (workflows/allowedGaps.ts), and apply compares those never
- * compared, closing the gap of each found equal and naming the reinit of any that lost a row
- * (workflows/initEvidence.ts); a verify or the reinit closes the others.
+ * recorded as a gap once it ran (workflows/allowedGaps.ts), and apply, when it waits, compares
+ * them, closing the gap of each found equal and naming the reinit of any that lost a row
+ * (workflows/initEvidence.ts); otherwise a verify or the reinit closes them.
  */
 export function treeShapeGap(
   ctx: PlanContext,
