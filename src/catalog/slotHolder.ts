@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { quoteIdent } from '../model/sql.js';
 import type { SlotTrouble } from '../model/syncVerdict.js';
+import { readPublicationHole } from './publicationHole.js';
 
 /** Who holds a replication slot on this node (the session streaming it or holding its snapshot). PostgreSQL 14+. */
 
@@ -39,12 +40,22 @@ async function readSlotPresence(client: pg.Client, slot: string): Promise<'absen
   return rows.length === 0 ? 'absent' : rows[0]!.lost ? 'lost' : 'present';
 }
 
-/** What is wrong with the slot that only a copy on a slot made again repairs; null when sound. */
-export async function readSlotTrouble(client: pg.Client, slot: string): Promise<SlotTrouble | null> {
+/**
+ * What is wrong with the slot that only a copy on a slot made again repairs; null when sound.
+ * `decodes`: the publications its subscription lists and this server's version, to read whether
+ * its walsender can get past their creation (catalog/publicationHole.ts, 14–17).
+ */
+export async function readSlotTrouble(
+  client: pg.Client,
+  slot: string,
+  decodes?: { publications: readonly string[]; version: number },
+): Promise<SlotTrouble | null> {
   const presence = await readSlotPresence(client, slot);
   if (presence !== 'present') return { kind: presence };
   const beyond = await readSlotBeyondWal(client, slot);
-  return beyond ? { kind: 'beyond', ...beyond } : null;
+  if (beyond) return { kind: 'beyond', ...beyond };
+  const publication = decodes ? await readPublicationHole(client, { slot, ...decodes }) : null;
+  return publication === null ? null : { kind: 'publication', publication, version: decodes!.version };
 }
 
 /** Whether someone streams from the slot, and how far it has been confirmed; null when there is no such slot. */

@@ -45,6 +45,7 @@ import { InitProgressStore } from '../state/initProgress.js';
 import { hasInitTables, type StateChange, SubscriptionStateStore } from '../state/subscriptionState.js';
 import type { ApplyEvent, EventSink } from './events.js';
 import { sleep } from './sleep.js';
+import { StuckSlotWatch } from './stuckSlot.js';
 import { subscriberLost } from './subscriberLost.js';
 
 /** What following `d`'s init reads: its subscriber, its publisher (and how subscribers reach it), its slot. */
@@ -208,6 +209,11 @@ export async function followInit(t: FollowTarget, opts: FollowOptions): Promise<
     // the first sample; a resumed one already reported those copied before it failed
     const reportCopied = copiedTables(t, opts.onEvent, rec.recorded !== 'failed', startedAt ?? began);
     let watch: ErrorWatch = {};
+    const stuck = new StuckSlotWatch({
+      subscription: t.subscription,
+      slot: t.slot,
+      publisher: t.publisher.name,
+    });
     let savedAt = 0;
     let saidAt = 0;
 
@@ -219,6 +225,8 @@ export async function followInit(t: FollowTarget, opts: FollowOptions): Promise<
       await rec.moveTo(p.state, p);
       const judged = failure(subject, p, sample.slot, at, watch, failAfterMs, version);
       watch = judged.watch;
+      const stuckAt = judged.failed ? null : await stuck.read(sub, (fn) => pub.use(fn));
+      if (stuckAt) judged.failed = { kind: 'stuck', reason: stuckAt };
       const waiting = waitingText(subject, p, watch, at, failAfterMs);
       if (waiting) {
         p.waiting = waiting;

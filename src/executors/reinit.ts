@@ -12,6 +12,7 @@ import type { EventSink } from './events.js';
 import { type FollowTarget, followInit, stateChangeEvent } from './initFollow.js';
 import { sleep } from './sleep.js';
 import { slotsPastNow } from './slotCatchUp.js';
+import { StuckSlotWatch } from './stuckSlot.js';
 import { lockTables } from './tableLocks.js';
 
 /**
@@ -195,8 +196,16 @@ async function slotPastNow(
   const started = Date.now();
   let said = started;
   const slot = t.slot;
+  const stuck = new StuckSlotWatch({ subscription: t.subscription, slot, publisher: t.publisher.name });
   await slotsPastNow(s.publisher, [slot], async (what) => {
     if (signal?.aborted) throw stopped();
+    // 14–17: a walsender that cannot get past a publication's creation confirms nothing, ever
+    const cause = await stuck.read(s.subscriber, (fn) => fn(s.publisher));
+    if (cause)
+      throw new SteepError(
+        'reinit.catch_up',
+        `slot ${slot} cannot confirm a position past the reinit's temporary publications (${what}): the subscription was not switched; ${cause}`,
+      );
     // a disabled subscription confirms nothing: PostgreSQL disabled it at an error (disable_on_error)
     if ((await readSubscriptionSlot(s.subscriber, t.subscription))?.enabled === false)
       throw new SteepError(

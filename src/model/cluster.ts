@@ -55,10 +55,9 @@ export interface ReinitPublication {
 export interface ObservedPublication extends PublicationDef {
   oid: number;
   /**
-   * The oid of each membership's catalog row, by table (`schema.table`, pg_publication_rel) and
-   * by schema (pg_publication_namespace): PostgreSQL makes a new row when a table or schema
-   * leaves and joins again, or its row filter or column list changes (model/continuity.ts).
-   * Absent when it has none.
+   * The oid of each membership's catalog row, by table (`schema.table`, pg_publication_rel) and by schema
+   * (pg_publication_namespace): PostgreSQL makes a new row when a table or schema leaves and joins again,
+   * or its row filter or column list changes (model/continuity.ts). Absent when it has none.
    */
   members?: { tables: Record<string, number>; schemas: Record<string, number> };
   owner: string;
@@ -128,6 +127,8 @@ export interface ObservedSlot {
   safeWalSize: number | null;
   retainedWalBytes: number | null;
   confirmedFlushLsn: string | null;
+  /** 14–17: the publication it cannot decode past (catalog/publicationHole.ts); absent: none, or not read */
+  stuckAt?: string;
   restartLsn: string | null;
   temporary: boolean;
   /** PG 17+ */
@@ -180,9 +181,8 @@ export interface ObservedTable extends TableName {
   foreignKeys?: ForeignKeyEdge[];
   originTriggers?: string[];
   /**
-   * Its columns whose type, or a type it is made of, has no binary send or receive function
-   * here: read only for the tables of binary subscriptions (planner/subscriptions/binaryCopy.ts);
-   * empty when none lacks one.
+   * Its columns whose type, or a type it is made of, has no binary send or receive function here: read
+   * only for the tables of binary subscriptions (planner/subscriptions/binaryCopy.ts); empty when none lacks one.
    */
   binaryless?: BinarylessColumn[];
 }

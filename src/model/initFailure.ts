@@ -48,7 +48,8 @@ export interface InitSubject {
 }
 
 export interface Failure {
-  kind: 'publisher' | 'path' | 'sync' | 'apply' | 'workers' | 'sync_slot' | 'disabled';
+  /** `stuck`: its slot cannot decode past a publication's creation (14–17); the reason carries the way out */
+  kind: 'publisher' | 'path' | 'sync' | 'apply' | 'workers' | 'sync_slot' | 'disabled' | 'stuck';
   reason: string;
 }
 
@@ -369,6 +370,8 @@ export function failedReason(
       '(the other tables keep streaming), which follows the init to synchronized'
     );
   }
+  if (failed.kind === 'stuck')
+    return `init of subscription ${t.subscription} on ${t.subscriber} failed: ${failed.reason}`;
   const resume = t.resume ?? 'steep apply';
   if (failed.kind === 'workers' && p.workerUse) {
     return (

@@ -83,7 +83,14 @@ export interface SyncFacts extends SubscriptionRef {
   now: string;
   /** the subscription's slot on the publisher: null when the publisher was not read (or slot_name = NONE) */
   slot:
-    | { name: string; active: boolean /** invalidated (wal_status lost) */; lost?: boolean }
+    | {
+        name: string;
+        active: boolean;
+        /** invalidated (wal_status lost) */
+        lost?: boolean;
+        /** 14–17: the publication whose creation it cannot decode past, with the publisher's version (catalog/publicationHole.ts) */
+        stuckAt?: { publication: string; version: number };
+      }
     | 'absent'
     | null;
   /** the publisher's pg_postmaster_start_time() (ISO 8601); null or absent: not read */
@@ -153,6 +160,17 @@ function slotGone(f: SyncFacts): boolean {
   return f.slot === 'absent' || (f.slot !== null && f.slot.lost === true);
 }
 
+/** The slot's walsender cannot get past a publication's creation (14–17): the cause; null when not. */
+function stuckAt(f: SyncFacts): string | null {
+  if (f.slot === null || f.slot === 'absent' || !f.slot.stuckAt) return null;
+  const { publication, version } = f.slot.stuckAt;
+  return publicationHoleText(
+    { slot: f.slot.name, subscription: f.subscription, from: f.from },
+    publication,
+    version,
+  );
+}
+
 /**
  * The way out of a gone or invalidated slot (none otherwise); `enables`: the reinit enables it too.
  * None after a failover that left it diverged: that verdict's way out keeps what may be the only
@@ -172,7 +190,35 @@ function replayLost(f: SyncFacts, enables = false): string[] {
  * (`lost`), or confirming a position beyond the publisher's own WAL (`beyond`: a diverged
  * failover).
  */
-export type SlotTrouble = { kind: 'absent' | 'lost' } | { kind: 'beyond'; confirmed: string; wal: string };
+export type SlotTrouble =
+  | { kind: 'absent' | 'lost' }
+  | { kind: 'beyond'; confirmed: string; wal: string }
+  | { kind: 'publication'; publication: string; version: number };
+
+/**
+ * PostgreSQL 14–17: the slot cannot decode past `publication`'s creation (catalog/publicationHole.ts);
+ * the cause as status, plan, reinit and apply's waits say it.
+ */
+export function publicationHoleText(
+  s: { slot: string; subscription: string; from: string },
+  publication: string,
+  version: number,
+): string {
+  return (
+    `slot ${s.slot} of ${s.subscription} on ${s.from} cannot get past the creation of publication ${publication}: ` +
+    `PostgreSQL ${Math.floor(version / 10_000)} looks a subscription's publications up as of each change it decodes, ` +
+    `and changes were committed after the slot's confirmed position while ${publication} did not exist (dropped and created again, or renamed, by hand), ` +
+    `so its walsender fails with "publication "${publication}" does not exist" at every start and nothing streams from that slot again`
+  );
+}
+
+/** The way out of such a slot: the only one that moves it on re-copies. */
+export function publicationHoleWayOut(subscription: string): string {
+  return (
+    `only ${adviceText('reinitFull', subscription)} gets past it: it creates the slot again and copies every table again ` +
+    '(what was written since is copied, not replayed; copying some tables again or waiting cannot help)'
+  );
+}
 
 /** The trouble of `slot` (of `subscription`, from `from` to `node`), as reinit and verify say it. */
 export function slotTroubleText(
@@ -184,6 +230,8 @@ export function slotTroubleText(
       return `slot ${s.slot} of ${s.subscription} was invalidated on ${s.from} (${INVALIDATED})`;
     case 'absent':
       return `slot ${s.slot} of ${s.subscription} is missing on ${s.from} (a failover lost it, or it was dropped)`;
+    case 'publication':
+      return publicationHoleText(s, t.publication, t.version);
     case 'beyond':
       return (
         `slot ${s.slot} of ${s.subscription} on ${s.from} confirms ${t.confirmed}, beyond ${s.from}'s own WAL (${t.wal}): ` +
@@ -222,7 +270,11 @@ export function syncVerdict(f: SyncFacts): SyncVerdict {
   const missing = [...missingText(f.missingColumns, f.from, f.node), ...(f.obstacles ?? [])];
   const gaps = gapReasons(f);
   if (!f.enabled) {
-    const gone = slotGone(f) ? [`${slotText(f)}: enabling the subscription cannot resume it`] : [];
+    const gone = slotGone(f)
+      ? [`${slotText(f)}: enabling the subscription cannot resume it`]
+      : stuckAt(f)
+        ? [`${stuckAt(f)}: enabling the subscription cannot resume it`]
+        : [];
     if (
       disabledOnError({
         enabled: f.enabled,
@@ -243,12 +295,26 @@ export function syncVerdict(f: SyncFacts): SyncVerdict {
           ...gone,
           // PostgreSQL disabled it (not a switchover): the reinit enables it where the file does
           ...replayLost(f, true),
+          ...(stuckAt(f) && !f.failoverDiverged ? [publicationHoleWayOut(f.subscription)] : []),
           ...missing,
           ...gaps,
         ],
       };
     return { verdict: 'stopped', reasons: ['disabled: no apply worker runs', ...gone, ...missing, ...gaps] };
   }
+  // 14–17: its walsender fails at the same change at every start: only a slot made again moves on
+  // (the gaps' own way out, a copy of some tables, would wait on that slot for good)
+  const stuck = stuckAt(f);
+  if (stuck)
+    return {
+      verdict: 'failing',
+      reasons: [
+        stuck,
+        publicationHoleWayOut(f.subscription),
+        ...missing,
+        ...(f.gaps ?? []).map((g) => g.reason),
+      ],
+    };
   if (f.applyRunning === null)
     return {
       verdict: 'unknown',

@@ -17,6 +17,7 @@ import { markColumnGaps } from './continuity.js';
 import { readDifferingColumns, readRenamesApplied } from './planColumns.js';
 import { observeRestorePoints } from './restorePoints.js';
 import { observeStreamPositions } from './streamPositions.js';
+import { markStuckSlots } from './stuckSlots.js';
 import { markBinaryless, markRowCounts, markRowPresence, observeLoadFacts } from './tableFacts.js';
 
 export interface PlanResult {
@@ -79,6 +80,7 @@ export async function observe(
       observeStreamPositions(topology, observed),
       observeRestorePoints(topology, observed),
       markColumnGaps(topology, observed).catch(() => {}),
+      markStuckSlots(topology, observed).catch(() => {}),
     ]);
   }
   return observed;

@@ -148,7 +148,7 @@ export async function reinitLoaded(
     if (await readTwoPhaseEnabled(sub, version, d.name)) refuseTwoPhase(d, version);
     const slot = info.slot ?? d.slot;
     // read and refused here; repaired (written) only once the reinit is confirmed
-    const slotRepair = await slotToRepair(topology, d, pub, slot, 'full' in request);
+    const slotRepair = await slotToRepair(topology, d, pub, slot, 'full' in request, info.publications);
     // disabled where apply does not enable it, by PostgreSQL after an error (disable_on_error,
     // errors counted) or (by hand too) after a failover that left it diverged, and every table
     // copied again (--full): the reinit empties its tables, then enables it (the error, a conflict

@@ -14,7 +14,7 @@ import { adviceText, keepPhantomsFirst } from '../model/advice.js';
 import { isUnknown, reachableNode } from '../model/cluster.js';
 import { connectsElsewhere } from '../model/conninfoTargets.js';
 import { SteepError } from '../model/errors.js';
-import { type SlotTrouble, slotTroubleText } from '../model/syncVerdict.js';
+import { publicationHoleWayOut, type SlotTrouble, slotTroubleText } from '../model/syncVerdict.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { failoverDivergedReasons, failoverPastFork, failoverWayOut } from '../planner/failover/failover.js';
 import { staleServers, staleUrl, staleUrlText } from '../planner/failover/staleNode.js';
@@ -33,10 +33,16 @@ export async function slotToRepair(
   pub: pg.Client,
   slot: string,
   full: boolean,
+  publications: readonly string[],
 ): Promise<SlotTrouble | null> {
-  const trouble = await readSlotTrouble(pub, slot);
+  const trouble = await readSlotTrouble(pub, slot, { publications, version: await serverVersionOf(pub) });
   if (!trouble || full) return trouble;
   const what = slotTroubleText(trouble, { slot, subscription: d.name, from: d.from, node: d.node });
+  if (trouble.kind === 'publication')
+    throw new SteepError('reinit.refused', `${what}; ${publicationHoleWayOut(d.name)}`, {
+      node: d.from,
+      address: subscriptionAddress(d.name),
+    });
   const wayOut = trouble.kind === 'beyond' ? keepPhantomsFirst(d) : await failoverWayOutNow(topology, d);
   throw new SteepError(
     'reinit.refused',
@@ -146,9 +152,10 @@ export async function repairSlot(
       `slot ${s.slot} of ${d.name} on ${d.from} confirms ${s.repair.confirmed}, beyond ${d.from}'s own WAL (${s.repair.wal}): ` +
       `created again at ${at}, and ${d.node}'s origin for it set back there`;
   } else {
-    // an invalidated slot decodes nothing again: dropped once released, then created again,
-    // empty, at the publisher's WAL position now: every table is copied again to fill what it skips
-    if (s.repair.kind === 'lost')
+    // an invalidated slot decodes nothing again, nor one stuck before a publication's creation:
+    // dropped once released, then created again, empty, at the publisher's WAL position now:
+    // every table is copied again to fill what it skips
+    if (s.repair.kind === 'lost' || s.repair.kind === 'publication')
       await recreateInvalidatedSlot(c.pub, c.sub, {
         subscription: d.name,
         slot: s.slot,
@@ -160,7 +167,9 @@ export async function repairSlot(
     message =
       s.repair.kind === 'lost'
         ? `slot ${s.slot} was invalidated on ${d.from}: dropped and created again`
-        : `slot ${s.slot} was missing on ${d.from}: created again`;
+        : s.repair.kind === 'publication'
+          ? `slot ${s.slot} on ${d.from} could not get past the creation of publication ${s.repair.publication}: dropped and created again`
+          : `slot ${s.slot} was missing on ${d.from}: created again`;
   }
   onEvent({
     event: 'reinit.slot_created',

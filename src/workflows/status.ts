@@ -35,6 +35,7 @@ import { continuityOf, observeContinuity, type TableGap } from './continuity.js'
 import { missingColumnsOf, ownerObstaclesOf } from './statusColumns.js';
 import { type Live, liveNodes, publisherStartedAt, readLive } from './statusLive.js';
 import { observeStreamPositions } from './streamPositions.js';
+import { markStuckSlots } from './stuckSlots.js';
 
 /** What the verdict on a subscription rests on, kept until the columns of failing ones are read. */
 interface Judged {
@@ -174,6 +175,7 @@ function subscriptionStatus(
               name: slotName,
               active: slot?.active ?? observedSlot.active,
               lost: observedSlot.walStatus === 'lost',
+              ...stuckAt(observedSlot.stuckAt, publisher.serverVersion),
             }
           : 'absent',
     publisherStartedAt: publisherStartedAt(observed, from),
@@ -186,6 +188,11 @@ function subscriptionStatus(
   const judged = { status, facts, initState: state, liveState: live_ };
   judge(judged);
   return { status, judged };
+}
+
+/** The slot's stuckAt fact (model/syncVerdict.ts): the publication it cannot decode past, if any. */
+function stuckAt(publication: string | undefined, version: number) {
+  return publication === undefined ? {} : { stuckAt: { publication, version } };
 }
 
 /**
@@ -345,7 +352,7 @@ export async function readStatus(topology: Topology): Promise<StatusReport> {
     })),
     clusterReadOptions(topology.settings),
   );
-  await observeStreamPositions(topology, observed);
+  await Promise.all([observeStreamPositions(topology, observed), markStuckSlots(topology, observed)]);
   const live = await readLive(topology, observed, { record: true });
   const gaps = await observeContinuity(topology, observed, { record: true });
   const nodes: NodeStatus[] = Object.keys(topology.nodes)

@@ -1,6 +1,8 @@
+import { type Address, subscriptionAddress } from '../../model/address.js';
 import type { ObservedSubscription } from '../../model/cluster.js';
 import { compareText } from '../../model/order.js';
 import type { Step } from '../../model/plan.js';
+import { publicationHoleText, publicationHoleWayOut } from '../../model/syncVerdict.js';
 import type { PublicationSpec, SubscriptionSpec } from '../../model/topology.js';
 import type { PlanContext } from '../context.js';
 
@@ -50,7 +52,34 @@ export function catchUpBefore(
   const gained = publications
     .filter((p) => !o.publications.includes(p) && existing[p] !== undefined)
     .sort(compareText);
-  return gained.length > 0 ? { catchUpBefore: { node: d.from, publications: gained, slots: [o.slot] } } : {};
+  if (gained.length === 0) return {};
+  refuseStuckReaders(ctx, d.from, [{ subscription: d.name, slot: o.slot }], subscriptionAddress(d.name));
+  return { catchUpBefore: { node: d.from, publications: gained, slots: [o.slot] } };
+}
+
+/**
+ * 14–17: a slot these waits are for that cannot decode past a publication's creation (the
+ * observed slot's `stuckAt`, workflows/stuckSlots.ts) never confirms a position past now: the
+ * step is refused with the cause and the way out, instead of a wait that can only end at its
+ * ceiling.
+ */
+export function refuseStuckReaders(
+  ctx: PlanContext,
+  from: string,
+  readers: ReadonlyArray<{ subscription: string; slot: string }>,
+  address: Address | string,
+): void {
+  const publisher = ctx.node(from);
+  for (const r of readers) {
+    const stuck = publisher?.slots[r.slot]?.stuckAt;
+    if (stuck === undefined) continue;
+    ctx.error(
+      'slot-stuck',
+      `${publicationHoleText({ ...r, from }, stuck, publisher!.serverVersion)}: this step's wait for it to confirm a position past now would never end; ` +
+        `${publicationHoleWayOut(r.subscription)}, then run steep apply again`,
+      { address, node: from },
+    );
+  }
 }
 
 /** What the step's reason adds for that wait ('' without one). */

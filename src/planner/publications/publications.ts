@@ -43,7 +43,7 @@ import {
   setPublicationObjectsSql,
   tx,
 } from '../sqlBuild.js';
-import { slotsToCatchUp } from './publicationCatchUp.js';
+import { refuseStuckReaders, slotsToCatchUp } from './publicationCatchUp.js';
 import {
   desiredShape,
   diffPublication,
@@ -147,6 +147,7 @@ function planDesiredPublication(
 
   if (!o) {
     const readers = slotsToCatchUp(ctx, spec);
+    refuseStuckReaders(ctx, spec.node, readers, address);
     const waits =
       readers.length > 0
         ? `; then waits until ${listText(readers.map((r) => r.subscription))} ${readers.length === 1 ? 'has' : 'have'} confirmed a position past its creation, ` +

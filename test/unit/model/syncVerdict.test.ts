@@ -169,6 +169,40 @@ describe('syncVerdict: synchronized only when every condition is proven', () => 
       /^nothing can replay what west missed since: steep reinit west_x --full creates the slot again, enables west_x \(where steep\.yaml enables it\) and copies every table$/,
     ],
     [
+      '14–17, its slot stuck before a publication re-created by hand: the cause',
+      {
+        applyRunning: false,
+        slot: { name: 'west_x', active: false, stuckAt: { publication: 'pub_a', version: 160004 } },
+      },
+      'failing',
+      /^slot west_x of west_x on east cannot get past the creation of publication pub_a: PostgreSQL 16 .*"publication "pub_a" does not exist" at every start/,
+    ],
+    [
+      '14–17, its slot stuck, caught running between errors, with gaps: the full reinit, never the copy of some tables',
+      {
+        slot: { name: 'west_x', active: true, stuckAt: { publication: 'pub_a', version: 160004 } },
+        gaps: [
+          {
+            table: 'public.a',
+            reason: 'publication pub_a on east was dropped and created again',
+            out: false,
+          },
+        ],
+      },
+      'failing',
+      /^only steep reinit west_x --full gets past it: it creates the slot again and copies every table again/,
+    ],
+    [
+      'disabled, its slot stuck: enabling cannot resume it, no repair advised',
+      {
+        enabled: false,
+        applyRunning: false,
+        slot: { name: 'west_x', active: false, stuckAt: { publication: 'pub_a', version: 170000 } },
+      },
+      'stopped',
+      /^slot west_x .* cannot get past the creation of publication pub_a: .*: enabling the subscription cannot resume it$/,
+    ],
+    [
       'disabled, its slot invalidated: no repair advised (it may be retired by a switchover)',
       { enabled: false, applyRunning: false, slot: { name: 'west_x', active: false, lost: true } },
       'stopped',
@@ -262,6 +296,19 @@ describe('syncVerdict: synchronized only when every condition is proven', () => 
       v.reasons.some((r) => reason.test(r)),
       v.reasons.join(' | '),
     ).toBe(true);
+  });
+
+  it('a slot stuck before a publication (14–17): the gaps are named, their copy of some tables is not advised', () => {
+    const v = syncVerdict({
+      ...SYNCED,
+      slot: { name: 'west_x', active: false, stuckAt: { publication: 'pub_a', version: 140010 } },
+      gaps: [
+        { table: 'public.a', reason: 'publication pub_a on east was dropped and created again', out: false },
+      ],
+    });
+    expect(v.verdict).toBe('failing');
+    expect(v.reasons).toContain('publication pub_a on east was dropped and created again');
+    expect(v.reasons.join(' | ')).not.toContain('--tables');
   });
 
   it('a rise older than its window no longer counts: the counters stayed put since', () => {

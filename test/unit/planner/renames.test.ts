@@ -311,6 +311,25 @@ describe('renames: publications', () => {
     );
   });
 
+  it('14–17: a wait for a slot that cannot decode past a publication is refused with its cause and way out, not waited on', () => {
+    const t = topology({
+      publications: [{ ...PUB, name: 'orders_v2' }],
+      subscriptions: [{ ...SUB, publications: ['orders_v2'] }],
+    });
+    for (const before of [
+      appliedFrom(OLD),
+      observe(topology({ publications: [PUB, { ...PUB, name: 'orders_v2' }], subscriptions: [SUB] })),
+    ]) {
+      at(before, 'east').serverVersion = 160004;
+      at(before, 'east').slots.west_orders!.stuckAt = 'orders_pub';
+      const p = runPlan(t, before);
+      const e = p.errors.find((x) => x.code === 'slot-stuck');
+      expect(e?.message).toMatch(
+        /^slot west_orders of west_orders on east cannot get past the creation of publication orders_pub: PostgreSQL 16 .*: this step's wait for it to confirm a position past now would never end; only steep reinit west_orders --full gets past it: .*, then run steep apply again$/,
+      );
+    }
+  });
+
   it('a publication an earlier apply made (it stopped in its wait) is switched to only after the same wait, before the list changes', () => {
     const t = topology({
       publications: [{ ...PUB, name: 'orders_v2' }],
