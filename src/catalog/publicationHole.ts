@@ -29,14 +29,16 @@ export async function readPublicationHole(
   q: { slot: string; publications: readonly string[]; version: number; timeoutMs?: number },
 ): Promise<string | null> {
   if (q.version >= PG18 || q.publications.length === 0) return null;
-  const { rows } = await client.query<{ name: string }>(
-    `SELECT p.pubname::text AS name FROM pg_catalog.pg_replication_slots s, pg_catalog.pg_publication p
-      WHERE s.slot_name = $1 AND s.catalog_xmin IS NOT NULL AND p.pubname = ANY($2::text[])
-        AND pg_catalog.age(p.xmin) <= pg_catalog.age(s.catalog_xmin)`,
+  const { rows } = await client.query<{ name: string; newer: boolean }>(
+    `SELECT p.pubname::text AS name, pg_catalog.age(p.xmin) <= pg_catalog.age(s.catalog_xmin) AS newer
+       FROM pg_catalog.pg_replication_slots s, pg_catalog.pg_publication p
+      WHERE s.slot_name = $1 AND s.catalog_xmin IS NOT NULL AND p.pubname = ANY($2::text[])`,
     [q.slot, q.publications],
   );
-  if (rows.length === 0) return null;
-  return peekForMissing(client, q.slot, q.publications, q.timeoutMs ?? 10_000);
+  if (!rows.some((r) => r.newer)) return null;
+  const missing = await peekForMissing(client, q.slot, q.publications, q.timeoutMs ?? 10_000);
+  // one missing now as well is another matter: the walsender would stop at it on any slot
+  return missing !== null && rows.some((r) => r.name === missing) ? missing : null;
 }
 
 /** The publication a peek on a copy of `slot` finds missing, or null. */

@@ -215,7 +215,7 @@ export function publicationHoleText(
 /** The way out of such a slot: the only one that moves it on re-copies. */
 export function publicationHoleWayOut(subscription: string): string {
   return (
-    `only ${adviceText('reinitFull', subscription)} gets past it: it creates the slot again and copies every table again ` +
+    `only \`${adviceText('reinitFull', subscription)}\` gets past it: it creates the slot again and copies every table again ` +
     '(what was written since is copied, not replayed; copying some tables again or waiting cannot help)'
   );
 }

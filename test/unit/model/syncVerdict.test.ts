@@ -190,7 +190,7 @@ describe('syncVerdict: synchronized only when every condition is proven', () => 
         ],
       },
       'failing',
-      /^only steep reinit west_x --full gets past it: it creates the slot again and copies every table again/,
+      /^only `steep reinit west_x --full` gets past it: it creates the slot again and copies every table again/,
     ],
     [
       'disabled, its slot stuck: enabling cannot resume it, no repair advised',

@@ -325,7 +325,7 @@ describe('renames: publications', () => {
       const p = runPlan(t, before);
       const e = p.errors.find((x) => x.code === 'slot-stuck');
       expect(e?.message).toMatch(
-        /^slot west_orders of west_orders on east cannot get past the creation of publication orders_pub: PostgreSQL 16 .*: this step's wait for it to confirm a position past now would never end; only steep reinit west_orders --full gets past it: .*, then run steep apply again$/,
+        /^slot west_orders of west_orders on east cannot get past the creation of publication orders_pub: PostgreSQL 16 .*: this step's wait for it to confirm a position past now would never end; only `steep reinit west_orders --full` gets past it: .*, then run steep apply again$/,
       );
     }
   });
