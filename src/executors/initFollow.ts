@@ -209,11 +209,14 @@ export async function followInit(t: FollowTarget, opts: FollowOptions): Promise<
     // the first sample; a resumed one already reported those copied before it failed
     const reportCopied = copiedTables(t, opts.onEvent, rec.recorded !== 'failed', startedAt ?? began);
     let watch: ErrorWatch = {};
-    const stuck = new StuckSlotWatch({
-      subscription: t.subscription,
-      slot: t.slot,
-      publisher: t.publisher.name,
-    });
+    const stuck = new StuckSlotWatch(
+      {
+        subscription: t.subscription,
+        slot: t.slot,
+        publisher: t.publisher.name,
+      },
+      'init',
+    );
     let savedAt = 0;
     let saidAt = 0;
 

@@ -196,7 +196,10 @@ async function slotPastNow(
   const started = Date.now();
   let said = started;
   const slot = t.slot;
-  const stuck = new StuckSlotWatch({ subscription: t.subscription, slot, publisher: t.publisher.name });
+  const stuck = new StuckSlotWatch(
+    { subscription: t.subscription, slot, publisher: t.publisher.name },
+    'reinit',
+  );
   await slotsPastNow(s.publisher, [slot], async (what) => {
     if (signal?.aborted) throw stopped();
     // 14–17: a walsender that cannot get past a publication's creation confirms nothing, ever

@@ -1,7 +1,11 @@
 import type pg from 'pg';
 import { readListedPublications, readPublicationHole } from '../catalog/publicationHole.js';
 import { serverVersionOf } from '../catalog/session.js';
-import { publicationHoleText, publicationHoleWayOut } from '../model/syncVerdict.js';
+import {
+  publicationHoleInitWayOut,
+  publicationHoleText,
+  publicationHoleWayOut,
+} from '../model/syncVerdict.js';
 
 /** How often a wait on a slot reads whether it is stuck: within the 10 s no wait stays silent (model/waits.ts). */
 export const STUCK_EVERY_MS = 10_000;
@@ -15,7 +19,11 @@ export const STUCK_EVERY_MS = 10_000;
 export class StuckSlotWatch {
   private readAt = 0;
 
-  constructor(private readonly t: { subscription: string; slot: string; publisher: string }) {}
+  /** `init`: the wait is an init's follow (a reinit's copy too), whose failure only a new init repairs */
+  constructor(
+    private readonly t: { subscription: string; slot: string; publisher: string },
+    private readonly of: 'reinit' | 'init',
+  ) {}
 
   async read(
     subscriber: pg.Client,
@@ -32,6 +40,7 @@ export class StuckSlotWatch {
     }).catch(() => null);
     if (!found) return null;
     const s = { slot: this.t.slot, subscription: this.t.subscription, from: this.t.publisher };
-    return `${publicationHoleText(s, found.publication, found.version)}; ${publicationHoleWayOut(this.t.subscription)}`;
+    const wayOut = this.of === 'init' ? publicationHoleInitWayOut : publicationHoleWayOut;
+    return `${publicationHoleText(s, found.publication, found.version)}; ${wayOut(this.t.subscription)}`;
   }
 }

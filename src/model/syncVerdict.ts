@@ -212,6 +212,17 @@ export function publicationHoleText(
   );
 }
 
+/**
+ * The same, for an init (or a reinit's copy) that failed on it: reinit repairs only an
+ * initialised subscription, so a new subscription on a new slot re-copies.
+ */
+export function publicationHoleInitWayOut(subscription: string): string {
+  return (
+    `only a new slot gets past it: \`${adviceText('initCancel', subscription)}\` (it drops the subscription and its slot and empties what its copy filled), ` +
+    `then \`steep apply\` creates it again and copies every table (${adviceText('existingDataTruncate', subscription)} first where its tables hold other rows)`
+  );
+}
+
 /** The way out of such a slot: the only one that moves it on re-copies. */
 export function publicationHoleWayOut(subscription: string): string {
   return (
