@@ -359,4 +359,13 @@ describe('init failure rules', () => {
       "PostgreSQL's message is in the server log of west",
     );
   });
+
+  it('a slot stuck before a publication (14–17): its cause and way out as the follow read them, nothing else', () => {
+    const p = progress({}, PG18, 1000);
+    const reason =
+      'slot west_s … cannot get past the creation of publication p; only a new slot gets past it: `steep init cancel west_s` …';
+    expect(failedReason(TARGET, { kind: 'stuck', reason }, p, 'the server log of west')).toBe(
+      `init of subscription ${TARGET.subscription} on ${TARGET.subscriber} failed: ${reason}`,
+    );
+  });
 });
