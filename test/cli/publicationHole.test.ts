@@ -76,10 +76,28 @@ for (const version of testVersions()) {
       return { east, west };
     }
 
+    /** after the way out: 30 more writes, then every acknowledged id on west and both tables equal, healthy */
+    async function converges(writer: IdWriter, what: string) {
+      const east = cluster().node('east');
+      const west = cluster().node('west');
+      await idsGoOn(writer, 'east', 30);
+      await writer.stop();
+      await waitCaughtUp(east, SUB);
+      const acked = writer.acknowledged().get('east') ?? [];
+      const lost = await idsMissing(west, 'public.customers', acked);
+      console.log(
+        `${what}, after the way out on ${version}: acknowledged ${acked.length}, missing on west ${lost}`,
+      );
+      expect(lost).toBe(0);
+      expect(await digests(west, ['customers', 'orders'])).toEqual(
+        await digests(east, ['customers', 'orders']),
+      );
+      await untilHealthy(steep);
+    }
+
     it('names the stuck walsender and its way out; followed literally, it converges', async () => {
-      const { east, west } = await setUp();
+      const { east } = await setUp();
       const writer: IdWriter = startIdWriter({ east }, APP, 'public.customers', () => 'east');
-      const acked = () => writer.acknowledged().get('east') ?? [];
       try {
         await idsGoOn(writer, 'east', 20);
         // the hole: a write committed between the DROP and the CREATE (one transaction each)
@@ -127,18 +145,7 @@ for (const version of testVersions()) {
         const repaired = await steep([...way, '--auto-approve']);
         console.log(`${ways[0]} on ${version}: exit ${repaired.code} after ${Date.now() - t1} ms`);
         expect(repaired.code, shown(repaired)).toBe(0);
-        await idsGoOn(writer, 'east', 30);
-        await writer.stop();
-        await waitCaughtUp(east, SUB);
-        const lost = await idsMissing(west, 'public.customers', acked());
-        console.log(
-          `after the way out on ${version}: acknowledged ${acked().length}, missing on west ${lost}`,
-        );
-        expect(lost).toBe(0);
-        expect(await digests(west, ['customers', 'orders'])).toEqual(
-          await digests(east, ['customers', 'orders']),
-        );
-        await untilHealthy(steep);
+        await converges(writer, 'dropped and created again');
       } finally {
         await writer.stop();
       }
@@ -149,7 +156,6 @@ for (const version of testVersions()) {
       async () => {
         const { east, west } = await setUp();
         const writer: IdWriter = startIdWriter({ east }, APP, 'public.customers', () => 'east');
-        const acked = () => writer.acknowledged().get('east') ?? [];
         try {
           await idsGoOn(writer, 'east', 20);
           await west.query(`ALTER SUBSCRIPTION ${SUB} DISABLE`);
@@ -183,18 +189,7 @@ for (const version of testVersions()) {
           expect(ways, check.stdout).toEqual([`steep reinit ${SUB} --full`]);
           const repaired = await steep([...ways[0]!.split(' ').slice(1), '--auto-approve']);
           expect(repaired.code, shown(repaired)).toBe(0);
-          await idsGoOn(writer, 'east', 30);
-          await writer.stop();
-          await waitCaughtUp(east, SUB);
-          const lost = await idsMissing(west, 'public.customers', acked());
-          console.log(
-            `renamed back, after the way out on ${version}: acknowledged ${acked().length}, missing on west ${lost}`,
-          );
-          expect(lost).toBe(0);
-          expect(await digests(west, ['customers', 'orders'])).toEqual(
-            await digests(east, ['customers', 'orders']),
-          );
-          await untilHealthy(steep);
+          await converges(writer, 'renamed back');
         } finally {
           await writer.stop();
         }
@@ -213,7 +208,6 @@ for (const version of testVersions()) {
           released = true;
         };
         const writer: IdWriter = startIdWriter({ east }, APP, 'public.customers', () => 'east');
-        const acked = () => writer.acknowledged().get('east') ?? [];
         try {
           await idsGoOn(writer, 'east', 10);
           const applying = startSteep(
@@ -242,18 +236,7 @@ for (const version of testVersions()) {
           expect(cancelled.code, shown(cancelled)).toBe(0);
           const again = await steep(['apply', '--auto-approve']);
           expect(again.code, shown(again)).toBe(0);
-          await idsGoOn(writer, 'east', 30);
-          await writer.stop();
-          await waitCaughtUp(east, SUB);
-          const lost = await idsMissing(west, 'public.customers', acked());
-          console.log(
-            `init, after the way out on ${version}: acknowledged ${acked().length}, missing on west ${lost}`,
-          );
-          expect(lost).toBe(0);
-          expect(await digests(west, ['customers', 'orders'])).toEqual(
-            await digests(east, ['customers', 'orders']),
-          );
-          await untilHealthy(steep);
+          await converges(writer, 'init');
         } finally {
           await release();
           await writer.stop();
