@@ -1639,7 +1639,20 @@ const slotInvalidated: Operation = {
       await eventually(
         async () => {
           await writesOnPrimary(world, 20, 'while the slot falls behind');
-          await pa.query('SELECT pg_switch_wal()');
+          const [switched] = await pa.query<{ lsn: string }>('SELECT pg_switch_wal()::text AS lsn');
+          // a streaming standby's physical slot keeps up: the checkpoint must not take it too
+          // (its WAL gone, a synchronous standby could never reply, and every commit on pa waits)
+          await eventually(
+            async () =>
+              (
+                await pa.query(
+                  "SELECT 1 FROM pg_replication_slots WHERE slot_type = 'physical' AND active AND restart_lsn < $1::pg_lsn",
+                  [switched!.lsn],
+                )
+              ).length === 0,
+            HANG_MS,
+            'the standby to confirm the switched WAL',
+          );
           await pa.query('CHECKPOINT');
           return (await pa.query(lost, [slot])).length === 1;
         },
