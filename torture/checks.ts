@@ -16,6 +16,8 @@ export const CHECKS = {
     'every id the application saw acknowledged is on the node steep calls primary, the forgiven ones aside',
   'acked-families-on-primary':
     "every family (a t_parent row and its t_child) holds on the node steep calls primary what the application's acknowledged INSERT, UPDATE and DELETE left, the forgiven ones aside",
+  'acked-rows-on-primary':
+    'every row of t_ids, t_keyless and t_link the application wrote holds on the node steep calls primary what its acknowledged INSERT, UPDATE and DELETE left, the forgiven ones aside',
   'status-answers': 'steep status --json answers with a report within the ceiling',
   'status-settles':
     'every subscription steep status lists settles (synchronized, stopped, diverged, failed, or failing with reasons) within the ceiling',

@@ -1,4 +1,5 @@
 import type { TestNode } from '../test/support/cluster.js';
+import { type Row, rowsWrong } from './rows.js';
 import { KEYLESS, type World } from './world.js';
 import { type Family, familyHolds, lsnValue, markOf } from './writes.js';
 
@@ -68,10 +69,40 @@ export async function familiesWrong(node: TestNode, families: Family[]): Promise
   });
 }
 
-/** What a failover lost of the application's writes: ids of t_ids, and families (a write of theirs). */
+/** What a failover lost of the application's writes: ids of t_ids, families and rows (a write of theirs). */
 export interface Lost {
   ids: number[];
   families: Family[];
+  rows: Row[];
+}
+
+/**
+ * How many rows of `table` steep verify counted as differing (its line: `missing M, extra E,
+ * different D`, and `N rows changing during the run (not counted)`); 0 where it printed no such
+ * line. A lost INSERT is a row extra on one side, a lost DELETE a row missing, a lost UPDATE a row
+ * different (or, without a key, one missing and one extra).
+ */
+export function countedDiffering(printed: string, table: string): number {
+  const line = new RegExp(`public\\.${table}\\s.*`).exec(printed)?.[0] ?? '';
+  const t = /\bmissing ([\d,]+), extra ([\d,]+), different ([\d,]+)/.exec(line);
+  const changing = /([\d,]+) rows changing during the run/.exec(line);
+  return [t?.[1], t?.[2], t?.[3], changing?.[1]].reduce((n, c) => n + (c ? printedCount(c) : 0), 0);
+}
+
+/**
+ * Whether steep verify's counts (`printed`) cover `rows`, the application's rows not as it left
+ * them (`what` says where): each table where it counted fewer differing rows than that (none:
+ * every one counted, and they may be forgiven).
+ */
+export function rowsCounted(rows: Row[], printed: string, what: string): string[] {
+  const out: string[] = [];
+  for (const table of new Set(rows.map((r) => r.table))) {
+    const n = rows.filter((r) => r.table === table).length;
+    const counted = countedDiffering(printed, table);
+    if (n > counted)
+      out.push(`${n} row(s) of ${table} ${what}, but steep verify counted ${counted} differing there`);
+  }
+  return out;
 }
 
 /**
@@ -106,6 +137,7 @@ export async function lossBeyondFork(world: World, lost: Lost, printed: string):
   const keys = [
     ...lost.ids.map((id) => markOf('t_ids', id)),
     ...lost.families.map((f) => markOf('t_parent', f.parent)),
+    ...lost.rows.map((r) => markOf(r.table, r.key)),
   ];
   const before = keys.filter((k) => committed(k, fork));
   if (before.length > 0)
@@ -115,6 +147,11 @@ export async function lossBeyondFork(world: World, lost: Lost, printed: string):
   const ids = (world.acknowledged().get('pa') ?? []).filter((id) => committed(markOf('t_ids', id), past));
   const families = (world.acknowledgedFamilies().get('pa') ?? []).filter((f) =>
     committed(markOf('t_parent', f.parent), past),
+  );
+  // PAST is where pb's subscription applied: the tables it carries (t_link goes by the link)
+  const carried = new Set(world.tablesOf(world.file.sub));
+  const rows = (world.acknowledgedRows().get('pa') ?? []).filter(
+    (r) => carried.has(r.table) && committed(markOf(r.table, r.key), past),
   );
   const onPb = new Set(
     (
@@ -127,13 +164,14 @@ export async function lossBeyondFork(world: World, lost: Lost, printed: string):
   const notApplied = [
     ...ids.filter((id) => !onPb.has(id)).map((id) => markOf('t_ids', id)),
     ...(await familiesWrong(world.subscriber, families)).map((f) => markOf('t_parent', f.parent)),
+    ...(await rowsWrong(world.subscriber, rows)).map((r) => markOf(r.table, r.key)),
   ];
   if (notApplied.length > 0)
     out.push(
       `steep says pb applied pa's writes up to ${past}, but ${notApplied.length} write(s) pa committed before it are not on pb (${notApplied.slice(0, 5).join(', ')}…)`,
     );
   world.say(
-    `writes lost past the fork at ${fork} (pb applied up to ${past}): ${lost.ids.length} id(s) and ${lost.families.length} famil(ies) lost; ${ids.length + families.length} write(s) committed before ${past}, ${notApplied.length} of them not on pb`,
+    `writes lost past the fork at ${fork} (pb applied up to ${past}): ${lost.ids.length} id(s), ${lost.families.length} famil(ies) and ${lost.rows.length} row(s) lost; ${ids.length + families.length + rows.length} write(s) committed before ${past}, ${notApplied.length} of them not on pb`,
   );
   return out;
 }

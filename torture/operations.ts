@@ -14,6 +14,7 @@ import {
   type Lost,
   lossBeyondFork,
   printedCount,
+  rowsCounted,
   rowsOnlyOnSubscriber,
 } from './forgiveness.js';
 import {
@@ -25,7 +26,9 @@ import {
   thirdConninfo,
   thirdIdsMissing,
 } from './inbound.js';
+import { rowsWrong } from './rows.js';
 import { APP, KEYLESS, LINK, LINK_APP, LINK_TABLE, SIDE_COLUMN, TABLES, type World } from './world.js';
+import { markOf } from './writes.js';
 
 /**
  * The catalog: each operation does what a user would, through the built CLI (dist/), and throws
@@ -546,6 +549,9 @@ async function forgivePbChanges(world: World, verified: string): Promise<void> {
   const wrong = (await familiesWrong(world.publisher, world.acknowledgedFamilies().get('pb') ?? [])).filter(
     (f) => !world.forgivenFamilies.has(f.parent),
   );
+  const rows = (await rowsWrong(world.publisher, world.acknowledgedRows().get('pb') ?? [])).filter(
+    (r) => !world.forgivenRows.has(markOf(r.table, r.key)),
+  );
   world.startWriters();
   const t = /public\.t_parent\s.*\bmissing ([\d,]+), extra [\d,]+, different ([\d,]+)/.exec(verified);
   const counted = t ? printedCount(t[1]!) + printedCount(t[2]!) : 0;
@@ -557,6 +563,11 @@ async function forgivePbChanges(world: World, verified: string): Promise<void> {
       `${wrong.length} famil(ies) whose last write pb acknowledged (an UPDATE or DELETE) are not as pb left them on pa after the rollback, but its verify counted ${counted} missing or different row(s) in t_parent:\n${verified}`,
     );
   for (const f of wrong) world.forgivenFamilies.add(f.parent);
+  // the rows of rows.ts alike, each table's up to what verify counted differing in it
+  const short = rowsCounted(rows, verified, 'whose last write pb acknowledged are not as pb left them on pa');
+  world.say(`rollback: ${rows.length} row(s) pb last wrote not as pb left them on pa`);
+  if (short.length > 0) throw new OperationFailed(`${short.join('; ')} after the rollback:\n${verified}`);
+  for (const r of rows) world.forgivenRows.add(markOf(r.table, r.key));
 }
 
 /**
@@ -696,9 +707,12 @@ function failover(kind: FailoverKind): Operation {
         families: (await familiesWrong(standby, world.acknowledgedFamilies().get('pa') ?? [])).filter(
           (f) => !world.forgivenFamilies.has(f.parent),
         ),
+        rows: (await rowsWrong(standby, world.acknowledgedRows().get('pa') ?? [])).filter(
+          (r) => !world.forgivenRows.has(markOf(r.table, r.key)),
+        ),
       };
       world.say(
-        `failover: ${lost.ids.length} id(s) and ${lost.families.length} famil(ies) acknowledged on pa are not on its promoted standby`,
+        `failover: ${lost.ids.length} id(s), ${lost.families.length} famil(ies) and ${lost.rows.length} row(s) acknowledged on pa are not on its promoted standby`,
       );
       world.primary = 'pa_standby';
       world.startWriters();
@@ -736,12 +750,13 @@ function failover(kind: FailoverKind): Operation {
           if (wrong.length > 0) throw new OperationFailed(`${wrong.join('; ')}:\n${said}`);
           for (const id of lost.ids) world.forgiven.add(id);
           for (const f of lost.families) world.forgivenFamilies.add(f.parent);
+          for (const r of lost.rows) world.forgivenRows.add(markOf(r.table, r.key));
           break;
         }
         await new Promise((res) => setTimeout(res, 1_000));
       }
       world.followUp = failoverRepair;
-      return `failover (${kind}, ${world.file.standby ? 'old primary listed as standby' : 'no standby listed'}): ${lost.ids.length} id(s) and ${lost.families.length} famil(ies) acknowledged on pa not on the promoted node${lags ? ' (steep said so)' : ''}`;
+      return `failover (${kind}, ${world.file.standby ? 'old primary listed as standby' : 'no standby listed'}): ${lost.ids.length} id(s), ${lost.families.length} famil(ies) and ${lost.rows.length} row(s) acknowledged on pa not on the promoted node${lags ? ' (steep said so)' : ''}`;
     },
   };
 }
@@ -777,10 +792,10 @@ async function verifyDeclaresLost(world: World, lost: Lost): Promise<boolean> {
     world.startWriters();
   }
   const only = /(\d[\d,]*) extra row\(s\) exist only on pb/.exec(v.stdout + v.stderr);
-  const lostWrites = lost.ids.length + lost.families.length;
+  const lostWrites = lost.ids.length + lost.families.length + lost.rows.length;
   if (v.code !== 2 || (lostWrites > 0 && !only))
     throw new OperationFailed(
-      `${lost.ids.length} acknowledged id(s) and ${lost.families.length} famil(ies) lost with pa are on pb only, but ${verify[1]} (exit ${v.code}) does not say rows exist only on pb:\n${v.stdout}${v.stderr}`,
+      `${lost.ids.length} acknowledged id(s), ${lost.families.length} famil(ies) and ${lost.rows.length} row(s) lost with pa are on pb only, but ${verify[1]} (exit ${v.code}) does not say rows exist only on pb:\n${v.stdout}${v.stderr}`,
     );
   const said = only ? printedCount(only[1]!) : 0;
   if (said > before || said < after)
@@ -798,8 +813,16 @@ async function verifyDeclaresLost(world: World, lost: Lost): Promise<boolean> {
   for (const id of lost.ids) if (onPb.has(id)) world.forgiven.add(id);
   const notOnPb = new Set((await familiesWrong(world.subscriber, lost.families)).map((f) => f.parent));
   for (const f of lost.families) if (!notOnPb.has(f.parent)) world.forgivenFamilies.add(f.parent);
+  // a lost row pb holds as the application left it: verify must count it among its table's
+  // differences (the verify's tables only: t_link goes by the link, and verify names it not)
+  const verified = new Set<string>(world.tablesOf(world.file.sub));
+  const rowsNotOnPb = new Set(await rowsWrong(world.subscriber, lost.rows));
+  const rowsOnPb = lost.rows.filter((r) => verified.has(r.table) && !rowsNotOnPb.has(r));
+  const short = rowsCounted(rowsOnPb, v.stdout, 'lost with pa are on pb as the application left them');
+  if (short.length > 0) throw new OperationFailed(`${short.join('; ')}:\n${v.stdout}${v.stderr}`);
+  for (const r of rowsOnPb) world.forgivenRows.add(markOf(r.table, r.key));
   world.say(
-    `${verify[1]} → ${v.code}: ${only?.[0] ?? 'no row only on pb'} (pb holds ${before}, then ${after}, its publisher lacks); ${onPb.size} of ${lost.ids.length} lost id(s), ${lost.families.length - notOnPb.size} of ${lost.families.length} lost famil(ies) on pb`,
+    `${verify[1]} → ${v.code}: ${only?.[0] ?? 'no row only on pb'} (pb holds ${before}, then ${after}, its publisher lacks); ${onPb.size} of ${lost.ids.length} lost id(s), ${lost.families.length - notOnPb.size} of ${lost.families.length} lost famil(ies), ${rowsOnPb.length} of ${lost.rows.length} lost row(s) on pb`,
   );
   // as it says before any repair: what pb must keep goes to pa first
   if ((v.stdout + v.stderr).includes('copy what pb must keep to pa first'))
@@ -1348,6 +1371,8 @@ const columnSwap: Operation = {
       'swap',
       'BEGIN; ALTER TABLE public.t_ids RENAME v TO tmp; ALTER TABLE public.t_ids RENAME w TO v; ALTER TABLE public.t_ids RENAME tmp TO w; COMMIT',
     );
+    // the application's values of t_ids are in w now: its rows are judged by their presence until updated
+    world.rowLedger.valuesMoved('t_ids');
     // status first, as a DBA reading it would (apply refuses to plan over a broken stream)
     const followed = await followCopyAdvice(world);
     await apply(world);

@@ -8,8 +8,9 @@ import { digestsByName, waitCaughtUp } from '../test/support/replicationData.js'
 import { eventually, HANG_MS } from '../test/support/topologyFile.js';
 import type { CheckName, Finding } from './checks.js';
 import { familiesWrong } from './forgiveness.js';
+import { type Row, rowsWrong, rowText } from './rows.js';
 import { type FileState, LINK, type World } from './world.js';
-import type { Family } from './writes.js';
+import { type Family, markOf } from './writes.js';
 
 /**
  * The oracle, run after every operation: what steep says against what the nodes hold. It forgives
@@ -22,8 +23,10 @@ import type { Family } from './writes.js';
  *    a crashed primary).
  * 2. Every id the application saw acknowledged is on the node steep calls primary, and every
  *    family (a t_parent row and its t_child) holds what the application's acknowledged writes
- *    left (inserted, updated, deleted: the ledger of writes.ts), unless PostgreSQL itself had to
- *    lose it and steep said so before the oracle looked (`world.forgiven`, `world.forgivenFamilies`).
+ *    left (inserted, updated, deleted: the ledger of writes.ts), and so does every row of t_ids,
+ *    t_keyless and t_link the application inserted, updated and deleted (rows.ts), unless
+ *    PostgreSQL itself had to lose it and steep said so before the oracle looked
+ *    (`world.forgiven`, `world.forgivenFamilies`, `world.forgivenRows`).
  * 3. `steep status --json` answers and settles within the ceiling: every subscription is
  *    synchronized, stopped, diverged or failed, or `failing` with steep's reason, for `failingMs`
  *    in a row. Still moving at the ceiling is a disagreement naming what it saw.
@@ -64,6 +67,8 @@ export interface OracleReads {
   ids(node: string): Promise<Set<number>>;
   /** the families of `families` whose rows on `node` (by its name) are not what their writes left */
   familiesWrong(node: string, families: Family[]): Promise<Family[]>;
+  /** the rows of `rows` (rows.ts) that `node` (by its name) does not hold as their writes left them */
+  rowsWrong(node: string, rows: Row[]): Promise<Row[]>;
   /** whether slot `slot` is on the file's node `node` */
   slotOn(node: FileNode, slot: string): Promise<boolean>;
   /** until `slot` on `node` has confirmed the position of the moment */
@@ -84,12 +89,14 @@ export type OracleState = Pick<
   | 'expectedStrays'
   | 'forgiven'
   | 'forgivenFamilies'
+  | 'forgivenRows'
   | 'writerErrors'
   | 'slowWrites'
   | 'blackouts'
   | 'ackedCount'
   | 'acknowledged'
   | 'acknowledgedFamilies'
+  | 'acknowledgedRows'
   | 'stopWriters'
   | 'startWriters'
   | 'steep'
@@ -109,6 +116,7 @@ export function worldReads(world: World): OracleReads {
     slotOn: async (name, slot) =>
       (await node(name).query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [slot])).length > 0,
     familiesWrong: (name, families) => familiesWrong(world.node(name), families),
+    rowsWrong: (name, rows) => rowsWrong(world.node(name), rows),
     caughtUp: (name, slot) => waitCaughtUp(node(name), slot),
     digests: (name, tables) => digestsByName(node(name), tables),
   };
@@ -126,6 +134,7 @@ export async function oracleFindings(
   try {
     await acknowledgedOnPrimary(world, reads, found);
     await familiesOnPrimary(world, reads, found);
+    await rowsOnPrimary(world, reads, found);
     const report = await settledStatus(world, found, opts);
     if (report) {
       listed(world, found, report);
@@ -252,6 +261,20 @@ async function familiesOnPrimary(world: OracleState, reads: OracleReads, found: 
           .slice(0, 5)
           .map((f) => `parent ${f.parent} ${f.gone ? 'deleted' : `v ${f.v}`}`)
           .join(', ')}…)`,
+      );
+  }
+}
+
+async function rowsOnPrimary(world: OracleState, reads: OracleReads, found: Found): Promise<void> {
+  if (!found.on('acked-rows-on-primary')) return;
+  for (const [node, rows] of world.acknowledgedRows()) {
+    const wrong = (await reads.rowsWrong(world.primary, rows)).filter(
+      (r) => !world.forgivenRows.has(markOf(r.table, r.key)),
+    );
+    if (wrong.length > 0)
+      found.add(
+        'acked-rows-on-primary',
+        `${wrong.length} row(s) whose last write ${node} acknowledged do not hold it on ${world.primary}, which steep calls primary (${wrong.slice(0, 5).map(rowText).join(', ')}…)`,
       );
   }
 }

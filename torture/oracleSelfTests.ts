@@ -9,11 +9,13 @@ import {
   type OracleState,
   oracleFindings,
 } from './oracle.js';
+import { type HeldRow, type Row, rowHolds } from './rows.js';
 import {
   type Blackout,
   type Family,
   familyHolds,
   type HeldFamily,
+  markOf,
   type SlowWrite,
   type WriterError,
 } from './writes.js';
@@ -61,6 +63,7 @@ export class FakeWorld implements OracleState, OracleReads {
   expectedStrays = new Set<string>();
   forgiven = new Set<number>();
   forgivenFamilies = new Set<number>();
+  forgivenRows = new Set<string>();
   writerErrors: WriterError[] = [];
   slowWrites: SlowWrite[] = [];
   blackouts: Blackout[] = [];
@@ -92,6 +95,34 @@ export class FakeWorld implements OracleState, OracleReads {
       [1004, { v: 'u4', childV: 'c4' }],
     ]),
   };
+  /**
+   * the rows of rows.ts: one inserted, one updated, one deleted, one whose delete is in doubt (still
+   * there), one whose value moved between columns since its write (judged by its presence)
+   */
+  rowLedger: Row[] = [
+    { table: 't_ids', key: 1_500_000_000, v: 'r1', gone: false, at: 'pa', doubt: null, valueKnown: true },
+    { table: 't_keyless', key: 1_000_000, v: 'u2', gone: false, at: 'pa', doubt: null, valueKnown: true },
+    { table: 't_link', key: 3_000_000_000, v: 'r3', gone: true, at: 'pa', doubt: null, valueKnown: true },
+    {
+      table: 't_keyless',
+      key: 1_000_001,
+      v: 'r4',
+      gone: false,
+      at: 'pa',
+      doubt: { v: 'r4', gone: true },
+      valueKnown: true,
+    },
+    { table: 't_ids', key: 1_500_000_001, v: 'r5', gone: false, at: 'pa', doubt: null, valueKnown: false },
+  ];
+  /** the rows' `v` on each node, by `markOf` */
+  rowsOn: Record<string, Map<string, HeldRow>> = {
+    pa: new Map([
+      [markOf('t_ids', 1_500_000_000), { v: 'r1', copies: 1 }],
+      [markOf('t_keyless', 1_000_000), { v: 'u2', copies: 1 }],
+      [markOf('t_keyless', 1_000_001), { v: 'r4', copies: 1 }],
+      [markOf('t_ids', 1_500_000_001), { v: '', copies: 1 }],
+    ]),
+  };
   slots: Record<FileNode, string[]> = { pa: ['ts1'], pb: [] };
   rows: Record<FileNode, { count: number; sum: string }> = {
     pa: { count: 5, sum: '42' },
@@ -121,6 +152,12 @@ export class FakeWorld implements OracleState, OracleReads {
   }
   acknowledgedFamilies(): Map<string, Family[]> {
     return new Map([['pa', this.ledger]]);
+  }
+  acknowledgedRows(): Map<string, Row[]> {
+    return new Map([['pa', this.rowLedger]]);
+  }
+  async rowsWrong(name: string, rows: Row[]): Promise<Row[]> {
+    return rows.filter((r) => !rowHolds(r, this.rowsOn[name]?.get(markOf(r.table, r.key)) ?? null));
   }
   async familiesWrong(name: string, families: Family[]): Promise<Family[]> {
     return families.filter((f) => !familyHolds(f, this.familiesOn[name]?.get(f.parent) ?? null));
@@ -210,6 +247,18 @@ export const CHECK_SELF_TESTS: CheckSelfTest[] = [
       w.familiesOn.pa!.set(1002, { v: 'a2', childV: 'child' });
       w.familiesOn.pa!.set(1003, { v: 'a3', childV: 'child' });
       w.forgivenFamilies.add(1003);
+    },
+  },
+  {
+    check: 'acked-rows-on-primary',
+    name: 'an update of t_keyless lost, a deleted t_link row back, a t_keyless row twice, a lost t_ids row forgiven',
+    change: (w) => {
+      const on = w.rowsOn.pa!;
+      on.set(markOf('t_keyless', 1_000_000), { v: 'r2', copies: 1 });
+      on.set(markOf('t_link', 3_000_000_000), { v: 'r3', copies: 1 });
+      on.set(markOf('t_keyless', 1_000_001), { v: 'r4', copies: 2 });
+      on.delete(markOf('t_ids', 1_500_000_000));
+      w.forgivenRows.add(markOf('t_ids', 1_500_000_000));
     },
   },
   {

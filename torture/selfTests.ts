@@ -3,6 +3,7 @@ import { fastCopy, slowCopy } from '../test/support/replicationData.js';
 import { eventually, HANG_MS } from '../test/support/topologyFile.js';
 import type { CheckName } from './checks.js';
 import type { OracleOptions } from './oracle.js';
+import type { Row } from './rows.js';
 import { APP, FIRST_CLIENT_ID, SIDE_COLUMN, SIDE_DEFINER, type World } from './world.js';
 import type { Family } from './writes.js';
 
@@ -36,6 +37,19 @@ const familyLost = (w: World): Family => {
       ?.find((f) => !f.gone && !f.doubt) ?? null;
   if (!lostFamily) throw new Error('no family acknowledged on pa yet');
   return lostFamily;
+};
+
+/** the row the lost-row case deletes: one of t_ids the application wrote on pa and holds */
+let lostRow: Row | null = null;
+
+const rowLost = async (w: World): Promise<Row> => {
+  const held = () =>
+    w
+      .acknowledgedRows()
+      .get('pa')
+      ?.find((r) => r.table === 't_ids' && !r.gone && !r.doubt);
+  await eventually(async () => held() !== undefined, HANG_MS, 'a row of t_ids acknowledged on pa');
+  return held()!;
 };
 
 const synchronizedButDiffer = (w: World) =>
@@ -114,6 +128,23 @@ export const SELF_TESTS: SelfTest[] = [
         f.parent,
         f.childV,
       ]);
+    },
+  },
+  {
+    name: 'a lost acknowledged row',
+    check: 'acked-rows-on-primary',
+    // a row of t_ids the application inserted (and may have updated), gone from the primary (the
+    // delete replicates: the subscription stays equal), as a lost insert or a delete nobody asked
+    // for would; the application's update or delete of it then finds no row and leaves it alone
+    break: async (w) => {
+      lostRow = await rowLost(w);
+      await w.publisher.query('DELETE FROM public.t_ids WHERE id = $1', [lostRow.key]);
+    },
+    expect: (w) =>
+      `1 row(s) whose last write pa acknowledged do not hold it on ${w.primary}, which steep calls primary (t_ids id ${lostRow?.key} v `,
+    repair: async (w) => {
+      const r = lostRow!;
+      await w.publisher.query('INSERT INTO public.t_ids (id, v) VALUES ($1, $2)', [r.key, r.v]);
     },
   },
   {

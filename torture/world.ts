@@ -5,6 +5,7 @@ import { type CliResult, runSteep, writeConfig } from '../test/support/cli.js';
 import { startCluster, startStandby, type TestCluster, type TestNode } from '../test/support/cluster.js';
 import { nodesYaml, passwordEnv } from '../test/support/topologyFile.js';
 import type { Operation } from './operations.js';
+import { type Row, RowLedger, type RowTable } from './rows.js';
 import {
   type Blackout,
   type Family,
@@ -97,6 +98,10 @@ export class World {
   private readonly ledger: Family[] = [];
   /** parents (and their child) the application lost where PostgreSQL must lose them, and steep said so */
   forgivenFamilies = new Set<number>();
+  /** the application's rows of t_ids, t_keyless and t_link, each with its acknowledged writes (rows.ts) */
+  readonly rowLedger = new RowLedger();
+  /** rows (`markOf`) the application lost where PostgreSQL must lose them, and steep said so */
+  forgivenRows = new Set<string>();
   /** every failed write of the application, in order (the oracle reads them: availability) */
   readonly writerErrors: WriterError[] = [];
   /** the blackouts operations declared */
@@ -276,6 +281,18 @@ export class World {
       return undefined;
     };
     const churn = writeLoop(() => this.primary, connect, timed(familyChurn(pick, this.walMarks)), failed);
+    // rows inserted, updated and deleted in every other table the file replicates now
+    const tables: RowTable[] = [
+      't_ids',
+      ...(this.file.keyless ? (['t_keyless'] as const) : []),
+      ...(this.file.link === 'merge' ? (['t_link'] as const) : []),
+    ];
+    const rows = writeLoop(
+      () => this.primary,
+      connect,
+      timed(this.rowLedger.writer(tables, this.walMarks, this.forgivenRows)),
+      failed,
+    );
     const sideDoor = (role: { user: string; password: string }, sql: string) =>
       writeLoop(
         () => this.primary,
@@ -293,7 +310,7 @@ export class World {
     const definer = sideDoor(SIDE_DEFINER, `SELECT public.torture_side_write($1)::text AS id, ${LSN}`);
     this.writers.push({
       ids,
-      stop: async () => void (await Promise.all([idLoop(), family(), churn(), column(), definer()])),
+      stop: async () => void (await Promise.all([idLoop(), family(), churn(), rows(), column(), definer()])),
     });
   }
 
@@ -349,6 +366,11 @@ export class World {
     return this.acked;
   }
 
+  /** every row of rows.ts written so far, by the node that acknowledged its last write (writers stopped) */
+  acknowledgedRows(): Map<string, Row[]> {
+    return this.rowLedger.byNode();
+  }
+
   /** every family written so far, by the node that acknowledged its last write (writers stopped) */
   acknowledgedFamilies(): Map<string, Family[]> {
     const out = new Map<string, Family[]>();
@@ -389,8 +411,10 @@ export async function startWorld(
         `GRANT SELECT, INSERT ON ${[...TABLES, LINK_TABLE, KEYLESS].map((t) => `public.${t}`).join(', ')} TO ${APP.user}`,
       );
       await n.query(`GRANT SELECT, INSERT ON public.${LINK_TABLE} TO ${LINK_APP.user}`);
-      // the application updates and deletes the families it wrote (the ledger: writes.ts)
-      await n.query(`GRANT UPDATE, DELETE ON public.t_parent, public.t_child TO ${APP.user}`);
+      // the application updates and deletes the families and rows it wrote (the ledgers: writes.ts, rows.ts)
+      await n.query(
+        `GRANT UPDATE, DELETE ON ${['t_parent', 't_child', 't_ids', KEYLESS, LINK_TABLE].map((t) => `public.${t}`).join(', ')} TO ${APP.user}`,
+      );
       for (const side of [SIDE_COLUMN, SIDE_DEFINER])
         await n.query(`CREATE ROLE ${side.user} LOGIN PASSWORD '${side.password}'`);
       await n.query(`GRANT INSERT (id, v, w), SELECT (id) ON public.t_ids TO ${SIDE_COLUMN.user}`);

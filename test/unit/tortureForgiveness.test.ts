@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { countedDiffering, rowsCounted } from '../../torture/forgiveness.js';
+import { type Row, RowLedger, rowHolds } from '../../torture/rows.js';
 import { lsnValue, markOf, WalMarks } from '../../torture/writes.js';
 
 /**
@@ -27,5 +29,57 @@ describe('torture: WAL marks of the application', () => {
     expect(m.committedBefore(id(3))).toBeNull();
     expect(m.committedBefore(id(4))).toBeNull();
     expect(m.committedBefore(id(5))).toBeNull();
+  });
+});
+
+const row = (over: Partial<Row>): Row => ({
+  table: 't_ids',
+  key: 1,
+  v: 'a',
+  gone: false,
+  at: 'pa',
+  doubt: null,
+  valueKnown: true,
+  ...over,
+});
+
+describe('torture: the rows ledger and the counts verify printed', () => {
+  it('a row holds its last value once, or is gone; a write in doubt either way; a moved value by presence', () => {
+    expect(rowHolds(row({}), { v: 'a', copies: 1 })).toBe(true);
+    expect(rowHolds(row({}), { v: 'b', copies: 1 })).toBe(false);
+    expect(rowHolds(row({}), { v: 'a', copies: 2 })).toBe(false);
+    expect(rowHolds(row({}), null)).toBe(false);
+    expect(rowHolds(row({ gone: true }), null)).toBe(true);
+    expect(rowHolds(row({ gone: true }), { v: 'a', copies: 1 })).toBe(false);
+    const doubt = row({ doubt: { v: 'a', gone: true } });
+    expect([rowHolds(doubt, null), rowHolds(doubt, { v: 'a', copies: 1 })]).toEqual([true, true]);
+    expect(rowHolds(row({ valueKnown: false }), { v: 'w', copies: 1 })).toBe(true);
+    expect(rowHolds(row({ valueKnown: false }), null)).toBe(false);
+  });
+
+  it("a table's values moved (column-swap): each row of it is judged by its presence", () => {
+    const l = new RowLedger();
+    l.rows.push(row({}), row({ table: 't_keyless', key: 2 }));
+    l.valuesMoved('t_ids');
+    expect(l.rows.map((r) => r.valueKnown)).toEqual([false, true]);
+  });
+
+  it("reads each table's differing rows off its own verify line, changing ones included", () => {
+    const printed = [
+      'Verify of subscription ts1 (pa → pb): 2 tables differ (1.2 s)',
+      '  public.t_ids  diverged  3,120 rows, 4 chunks (2 identical)  missing 1,002, extra 3, different 4, 7 rows changing during the run (not counted)  0.4 s',
+      '  public.t_keyless  diverged  560 rows, 1 chunks (0 identical)  missing 2, extra 2, different 0  0.1 s',
+      '  public.t_parent  equal  1,000 rows, 1 chunks (1 identical)  0.1 s',
+    ].join('\n');
+    expect(countedDiffering(printed, 't_ids')).toBe(1_016);
+    expect(countedDiffering(printed, 't_keyless')).toBe(4);
+    expect(countedDiffering(printed, 't_parent')).toBe(0);
+    expect(countedDiffering(printed, 't_link')).toBe(0);
+    const keyless = [1, 2, 3, 4, 5].map((key) => row({ table: 't_keyless', key }));
+    expect(rowsCounted(keyless.slice(0, 4), printed, 'lost')).toEqual([]);
+    expect(rowsCounted(keyless, printed, 'lost')).toEqual([
+      '5 row(s) of t_keyless lost, but steep verify counted 4 differing there',
+    ]);
+    expect(rowsCounted([row({ table: 't_link' })], printed, 'lost')).toHaveLength(1);
   });
 });
