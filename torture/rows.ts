@@ -108,7 +108,11 @@ export class RowLedger {
             `UPDATE public.${table} SET v = $2 WHERE ${key} = $1 RETURNING ${LSN}`,
             [r.key, next.v],
           );
-      if (rows.length !== 1) return;
+      // answered: no row there, so nothing happened (a write in doubt is one never answered)
+      if (rows.length !== 1) {
+        r.doubt = null;
+        return;
+      }
       Object.assign(r, next, { at, doubt: null, valueKnown: sent > (this.moved.get(table) ?? 0) });
       marks.mark('rows', at, markOf(table, r.key), rows[0]!.lsn);
     };
