@@ -564,8 +564,15 @@ async function forgivePbChanges(world: World, verified: string): Promise<void> {
     );
   for (const f of wrong) world.forgivenFamilies.add(f.parent);
   // the rows of rows.ts alike, each table's up to what verify counted differing in it
-  const short = rowsCounted(rows, verified, 'whose last write pb acknowledged are not as pb left them on pa');
-  world.say(`rollback: ${rows.length} row(s) pb last wrote not as pb left them on pa`);
+  const { short, uncounted } = rowsCounted(
+    rows,
+    verified,
+    'whose last write pb acknowledged are not as pb left them on pa',
+  );
+  // a table verify said it cannot compare (an inbound subscription writes pb's too): forgiven, and said
+  world.say(
+    `rollback: ${rows.length} row(s) pb last wrote not as pb left them on pa${uncounted.length > 0 ? `; verify cannot count ${uncounted.join(', ')} (not verifiable)` : ''}`,
+  );
   if (short.length > 0) throw new OperationFailed(`${short.join('; ')} after the rollback:\n${verified}`);
   for (const r of rows) world.forgivenRows.add(markOf(r.table, r.key));
 }
@@ -584,7 +591,7 @@ async function copyByHand(world: World): Promise<number> {
     const skip: Record<string, number[]> = {
       t_parent: deleted.map((f) => f.parent),
       t_child: deleted.map((f) => f.child),
-      t_ids: [],
+      t_ids: world.rowLedger.rows.filter((r) => r.table === 't_ids' && r.gone).map((r) => r.key),
     };
     let copied = 0;
     for (const t of ['t_parent', 't_ids', 't_child']) {
@@ -764,72 +771,96 @@ function failover(kind: FailoverKind): Operation {
 /**
  * Readiness lost with no reading of steep's between (docs/failover.md): the subscriber's origin
  * already moved on the new timeline, so status and drift say `unknown` and name the verify that
- * decides; followed as printed. True when it ran and said that rows exist only on pb, each lost id
- * and family found there: those are forgiven (steep named them); false when status named no such
- * verify.
+ * decides, for each subscription from the lost primary (the file's, and the link's l1_pb once the
+ * application writes t_link); each followed as printed. True when they ran, the file's saying that
+ * rows exist only on pb: each lost id, family and row found there is forgiven (steep named them;
+ * rows only up to what verify counted in their table); false when status named no such verify.
  */
 async function verifyDeclaresLost(world: World, lost: Lost): Promise<boolean> {
   const check = await world.steep(['status', '--check']);
-  const verify = /cannot be read now .*: (steep verify \S+) compares its rows/.exec(check.stdout);
-  if (!verify) return false;
+  const verifies = [
+    ...check.stdout.matchAll(/cannot be read now .*?: (steep verify (\S+)) compares its rows/g),
+  ].map((m) => ({ command: m[1]!, sub: m[2]! }));
+  const mine = verifies.find((x) => x.sub === world.file.sub);
+  if (!mine) return false;
   if (check.code !== 2)
     throw new OperationFailed(
-      `status names ${verify[1]} to decide, but --check exited ${check.code}:\n${check.stdout}`,
+      `status names ${mine.command} to decide, but --check exited ${check.code}:\n${check.stdout}`,
     );
-  // the rows only pb holds, read before and after with the application paused (a delete of its on
-  // the promoted node leaves a row only on pb until pb applies it): what is still in flight can
-  // only make them fewer (a delete applied, a new row's key meeting one of them), so verify's
-  // count lies between the two
+  let copy = false;
+  for (const x of [mine, ...verifies.filter((y) => y !== mine)])
+    copy = (await verifyFollowed(world, lost, x.command, x.sub)) || copy;
+  // as it says before any repair: what pb must keep goes to pa first
+  if (copy) world.say(`${await copyByHand(world)} row(s) only pb held copied to pa by hand, as verify said`);
+  return true;
+}
+
+/**
+ * One verify status named (`command`, of subscription `sub`) after readiness was lost, judged:
+ * its count of rows only on pb between those read before and after it with the application
+ * paused (what is in flight can only make them fewer: a delete applied, a new row's key meeting
+ * one of them); the lost writes of its tables pb holds forgiven. Whether it asked for pb's rows to
+ * be copied to pa first.
+ */
+async function verifyFollowed(world: World, lost: Lost, command: string, sub: string): Promise<boolean> {
+  const tables = world.tablesOf(sub);
+  const file = sub === world.file.sub;
   await world.stopWriters();
   let before: number;
   let v: CliResult;
   let after: number;
   let rowsNotOnPb: Set<Row>;
   try {
-    before = await rowsOnlyOnSubscriber(world);
-    v = await runPrinted(world, verify[1]!);
-    after = await rowsOnlyOnSubscriber(world);
+    before = await rowsOnlyOnSubscriber(world, tables);
+    v = await runPrinted(world, command);
+    after = await rowsOnlyOnSubscriber(world, tables);
     rowsNotOnPb = new Set(await rowsWrong(world.subscriber, lost.rows));
   } finally {
     world.startWriters();
   }
   const only = /(\d[\d,]*) extra row\(s\) exist only on pb/.exec(v.stdout + v.stderr);
   // (a lost row of rows.ts may be an UPDATE or DELETE, no row only on pb: judged by its table's count below)
-  const lostWrites = lost.ids.length + lost.families.length;
-  if (v.code !== 2 || (lostWrites > 0 && !only))
+  const lostWrites = file ? lost.ids.length + lost.families.length : 0;
+  if ((file && v.code !== 2) || (lostWrites > 0 && !only))
     throw new OperationFailed(
-      `${lost.ids.length} acknowledged id(s) and ${lost.families.length} famil(ies) lost with pa are on pb only, but ${verify[1]} (exit ${v.code}) does not say rows exist only on pb:\n${v.stdout}${v.stderr}`,
+      `${lost.ids.length} acknowledged id(s) and ${lost.families.length} famil(ies) lost with pa are on pb only, but ${command} (exit ${v.code}) does not say rows exist only on pb:\n${v.stdout}${v.stderr}`,
     );
   const said = only ? printedCount(only[1]!) : 0;
   if (said > before || said < after)
     throw new OperationFailed(
-      `${verify[1]} says ${said} extra row(s) exist only on pb, but pb holds ${before === after ? before : `${after} to ${before}`} row(s) its publisher lacks:\n${v.stdout}${v.stderr}`,
+      `${command} says ${said} extra row(s) exist only on pb, but pb holds ${before === after ? before : `${after} to ${before}`} row(s) its publisher lacks:\n${v.stdout}${v.stderr}`,
     );
-  const onPb = new Set(
-    (
-      await world.subscriber.query<{ id: string }>(
-        'SELECT id::text AS id FROM public.t_ids WHERE id = ANY($1::bigint[])',
-        [lost.ids],
-      )
-    ).map((r) => Number(r.id)),
+  let found = '';
+  if (file) {
+    const onPb = new Set(
+      (
+        await world.subscriber.query<{ id: string }>(
+          'SELECT id::text AS id FROM public.t_ids WHERE id = ANY($1::bigint[])',
+          [lost.ids],
+        )
+      ).map((r) => Number(r.id)),
+    );
+    for (const id of lost.ids) if (onPb.has(id)) world.forgiven.add(id);
+    const notOnPb = new Set((await familiesWrong(world.subscriber, lost.families)).map((f) => f.parent));
+    for (const f of lost.families) if (!notOnPb.has(f.parent)) world.forgivenFamilies.add(f.parent);
+    found = `${onPb.size} of ${lost.ids.length} lost id(s), ${lost.families.length - notOnPb.size} of ${lost.families.length} lost famil(ies), `;
+  }
+  // a lost row of its tables pb held as the application left it (read in the pause): verify must
+  // count it among its table's differences
+  const ours = lost.rows.filter((r) => tables.includes(r.table));
+  const rowsOnPb = ours.filter((r) => !rowsNotOnPb.has(r));
+  const { short, uncounted } = rowsCounted(
+    rowsOnPb,
+    v.stdout,
+    'lost with pa are on pb as the application left them',
   );
-  for (const id of lost.ids) if (onPb.has(id)) world.forgiven.add(id);
-  const notOnPb = new Set((await familiesWrong(world.subscriber, lost.families)).map((f) => f.parent));
-  for (const f of lost.families) if (!notOnPb.has(f.parent)) world.forgivenFamilies.add(f.parent);
-  // a lost row pb held as the application left it (read in the pause): verify must count it among
-  // its table's differences (the verify's tables only: t_link goes by the link, verify names it not)
-  const verified = new Set<string>(world.tablesOf(world.file.sub));
-  const rowsOnPb = lost.rows.filter((r) => verified.has(r.table) && !rowsNotOnPb.has(r));
-  const short = rowsCounted(rowsOnPb, v.stdout, 'lost with pa are on pb as the application left them');
+  if (uncounted.length > 0) world.say(`${command} cannot count ${uncounted.join(', ')} (not verifiable)`);
   if (short.length > 0) throw new OperationFailed(`${short.join('; ')}:\n${v.stdout}${v.stderr}`);
   for (const r of rowsOnPb) world.forgivenRows.add(markOf(r.table, r.key));
   world.say(
-    `${verify[1]} → ${v.code}: ${only?.[0] ?? 'no row only on pb'} (pb holds ${before}, then ${after}, its publisher lacks); ${onPb.size} of ${lost.ids.length} lost id(s), ${lost.families.length - notOnPb.size} of ${lost.families.length} lost famil(ies), ${rowsOnPb.length} of ${lost.rows.length} lost row(s) on pb`,
+    `${command} → ${v.code}: ${only?.[0] ?? 'no row only on pb'} (pb holds ${before}, then ${after}, its publisher lacks); ${found}${rowsOnPb.length} of ${ours.length} lost row(s) on pb`,
   );
-  // as it says before any repair: what pb must keep goes to pa first
-  if ((v.stdout + v.stderr).includes('copy what pb must keep to pa first'))
-    world.say(`${await copyByHand(world)} row(s) only pb held copied to pa by hand, as ${verify[1]} said`);
-  return true;
+  return (v.stdout + v.stderr).includes('copy what pb must keep to pa first');
 }
 
 /** What steep names after a failover: `steep reinit SUB --full` when it found a gap, else nothing. */
