@@ -778,9 +778,9 @@ function failover(kind: FailoverKind): Operation {
  */
 async function verifyDeclaresLost(world: World, lost: Lost): Promise<boolean> {
   const check = await world.steep(['status', '--check']);
-  const verifies = [
-    ...check.stdout.matchAll(/cannot be read now .*?: (steep verify (\S+)) compares its rows/g),
-  ].map((m) => ({ command: m[1]!, sub: m[2]! }));
+  // each once (status names it in its reasons and again on its Check line)
+  const named = check.stdout.matchAll(/cannot be read now .*?: (steep verify (\S+)) compares its rows/g);
+  const verifies = [...new Map([...named].map((m) => [m[2]!, { command: m[1]!, sub: m[2]! }])).values()];
   const mine = verifies.find((x) => x.sub === world.file.sub);
   if (!mine) return false;
   if (check.code !== 2)
