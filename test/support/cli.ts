@@ -18,8 +18,6 @@ export interface CliResult {
   stdout: string;
   stderr: string;
   ms: number;
-  /** a spawned call's: ms from its start to its first output on stdout (a silent wait shows here) */
-  firstStdoutMs?: number;
 }
 
 /**
@@ -222,9 +220,7 @@ function spawnSteep(
     child.stdout.setEncoding('utf8');
     child.stderr.setEncoding('utf8');
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
-    let firstStdoutMs: number | undefined;
     child.stdout.on('data', (d) => {
-      firstStdoutMs ??= Date.now() - t0;
       stdout += d;
     });
     child.stderr.on('data', (d) => {
@@ -233,13 +229,7 @@ function spawnSteep(
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolvePromise({
-        code: code ?? (signal ? 128 : 1),
-        stdout,
-        stderr,
-        ms: Date.now() - t0,
-        firstStdoutMs,
-      });
+      resolvePromise({ code: code ?? (signal ? 128 : 1), stdout, stderr, ms: Date.now() - t0 });
     });
     child.stdin.end(opts.input ?? '');
   });
