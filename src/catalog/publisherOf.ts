@@ -1,9 +1,4 @@
-import type {
-  ObservedNode,
-  ObservedSubscription,
-  ServerIdentity,
-  UnreachableNode,
-} from '../model/cluster.js';
+import type { ObservedNode, ObservedSubscription, UnreachableNode } from '../model/cluster.js';
 import { isUnknown } from '../model/cluster.js';
 import {
   type ConninfoTarget,
@@ -12,6 +7,7 @@ import {
   sameServerAddress,
   sameTarget,
 } from '../model/conninfoTargets.js';
+import type { ServerIdentity } from '../model/serverIdentity.js';
 
 /*
  * A subscription's publisher (`from`) is not in the subscriber's catalog, only a connection

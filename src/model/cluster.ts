@@ -8,6 +8,7 @@ import type { ForeignKeyEdge } from './loadOrder.js';
 import type { LockHolder } from './lockHolder.js';
 import type { OwnerToRole } from './membershipGrant.js';
 import type { RoleGaps } from './privileges.js';
+import type { ServerIdentity } from './serverIdentity.js';
 import type { NodeTableSchemas, ObservedTableSchema } from './tableSchema.js';
 import type { PublicationDef, SubscriptionDef, SubscriptionOptions, TableName } from './topology.js';
 
@@ -248,18 +249,6 @@ export interface ObservedStateSchema {
    * owner of: a migration that alters one needs that owner (absent: not read)
    */
   notOwned?: Array<{ name: string; owner: string }>;
-}
-
-/**
- * Which running PostgreSQL server a node's database lives on. The system identifier alone is not
- * enough: a clone made with pg_basebackup (a promoted standby) keeps it, so the postmaster's start
- * time tells two running servers apart. Equal on two nodes only when they are one server.
- */
-export interface ServerIdentity {
-  /** pg_control_system().system_identifier */
-  systemIdentifier: string;
-  /** pg_postmaster_start_time() as epoch seconds, to the microsecond */
-  startedAt: string;
 }
 
 /** A subscription of another database of a node's server, outside what steep reads of the node. */

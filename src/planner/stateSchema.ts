@@ -153,6 +153,7 @@ export const SUBSCRIPTION_KEYED_TABLES = [
   'status_readings',
   'stream_continuity',
   'stream_positions',
+  'subscriber_timelines',
   'subscription_state',
   'verifications',
   'verified_segments',

@@ -228,6 +228,17 @@ export function stateMigrations(schema: string): Migration[] {
         ...replicatedRowTrigger(s, 'clone_marks'),
       ],
     },
+    {
+      version: 22,
+      statements: [
+        // the subscriber's own timeline when steep last read each subscription there, and the
+        // reading that first found it on a newer one (a promoted standby, a point-in-time restore):
+        // comparisons made before it prove nothing of what the old server had applied
+        // (model/subscriberPromotion.ts)
+        `CREATE TABLE IF NOT EXISTS ${s}.subscriber_timelines (node_name text NOT NULL, subscription text NOT NULL, subid oid NOT NULL, system_identifier text NOT NULL, timeline integer NOT NULL, read_at timestamptz NOT NULL, promoted_at timestamptz, promoted_from integer, promoted_last_read timestamptz, PRIMARY KEY (node_name, subscription))`,
+        ...replicatedRowTrigger(s, 'subscriber_timelines'),
+      ],
+    },
   ];
 }
 

@@ -19,21 +19,22 @@ import type { InitState, SubscriptionActivity } from '../model/initState.js';
 import { compareText } from '../model/order.js';
 import { foreignTopology } from '../model/ownership.js';
 import { AFTER_FAILOVER, type FailoverVerdict } from '../model/plan.js';
-import type { NodeStatus, SlotStatus, StatusReport, SubscriptionStatus } from '../model/statusReport.js';
+import type { NodeStatus, StatusReport, SubscriptionStatus } from '../model/statusReport.js';
 import { VERDICT_STATES } from '../model/statusWords.js';
+import { type Promotion, withPromotion } from '../model/subscriberPromotion.js';
 import { type SyncFacts, syncVerdict } from '../model/syncVerdict.js';
 import { qualifiedName, type Topology } from '../model/topology.js';
 import { type ConflictsSinceVerify, conflictsRose, divergedStill } from '../model/verifyRecord.js';
-import { verifiedFields, withWindow } from '../model/verifyWindow.js';
+import { type TableEvidence, verifiedFields, withWindow } from '../model/verifyWindow.js';
 import { PG15 } from '../model/versions.js';
 import { failoverVerdicts } from '../planner/failover/failover.js';
 import { type UnfinishedReinit, unfinishedReinits } from '../planner/init/reinitLeftovers.js';
-import { classifySlot } from '../planner/subscriptions/slotKinds.js';
 import { type LeftFence, leftFences } from '../planner/switchover/leftFence.js';
 import { divergedLine } from '../render/repairAdvice.js';
 import { continuityOf, observeContinuity, type TableGap } from './continuity.js';
 import { missingColumnsOf, ownerObstaclesOf } from './statusColumns.js';
 import { type Live, liveNodes, publisherStartedAt, readLive } from './statusLive.js';
+import { slotStatuses } from './statusSlots.js';
 import { observeStreamPositions } from './streamPositions.js';
 import { markStuckSlots } from './stuckSlots.js';
 
@@ -44,6 +45,10 @@ interface Judged {
   /** the init state before the verdict, and the state the live figures alone show */
   initState: InitState;
   liveState: InitState;
+  /** the subscriber's latest promotion steep found, and the tables compared with their evidence */
+  promotion: Promotion | null;
+  compared: readonly string[];
+  evidence: ReadonlyMap<string, TableEvidence>;
 }
 
 /** What the whole reading found of each subscription, by `node/name`, before any is judged. */
@@ -185,7 +190,15 @@ function subscriptionStatus(
     unfinishedReinit: reinit?.reason ?? null,
     failoverDiverged: failoverDiverged.has(`${node}/${name}`),
   };
-  const judged = { status, facts, initState: state, liveState: live_ };
+  const judged = {
+    status,
+    facts,
+    initState: state,
+    liveState: live_,
+    promotion: nodeLive?.promotions.get(name) ?? null,
+    compared,
+    evidence: nodeLive?.evidence.get(name) ?? new Map<string, TableEvidence>(),
+  };
   judge(judged);
   return { status, judged };
 }
@@ -201,7 +214,19 @@ function stuckAt(publication: string | undefined, version: number) {
  */
 function judge(j: Judged): void {
   const s = j.status;
-  const v = withWindow(syncVerdict(j.facts), s.verifyWindow, j.facts.subscription);
+  const f = j.facts;
+  const v = withWindow(
+    withPromotion(syncVerdict(f), j.promotion, {
+      subscription: f.subscription,
+      node: f.node,
+      from: f.from,
+      tables: j.compared,
+      evidence: j.evidence,
+      window: s.verifyWindow,
+    }),
+    s.verifyWindow,
+    f.subscription,
+  );
   s.verdict = v;
   if (j.initState !== 'synchronized' || v.verdict === 'synchronized') return;
   if (v.verdict === 'not_ready' && j.facts.unfinishedReinit) s.state = 'reinitializing';
@@ -266,33 +291,6 @@ function emptyActivity(o: ObservedSubscription): SubscriptionActivity {
     conflictCount: null,
     conflicts: null,
   };
-}
-
-function slotStatuses(topology: Topology, observed: ClusterState, live: Map<string, Live>): SlotStatus[] {
-  const out: SlotStatus[] = [];
-  for (const n of Object.values(observed.nodes)) {
-    if (!n.reachable) continue;
-    for (const s of Object.values(n.slots)) {
-      if (s.temporary) continue;
-      const lag = live.get(n.name)?.slots.get(s.name) ?? null;
-      const { kind, subscription, preparedLsn, otherDatabase } = classifySlot(topology, observed, n.name, s);
-      out.push({
-        node: n.name,
-        name: s.name,
-        database: s.database,
-        ...(s.database !== null && s.database !== n.database ? { foreign: true as const } : {}),
-        kind,
-        subscription,
-        ...(otherDatabase ? { otherDatabase } : {}),
-        active: s.active,
-        walStatus: s.walStatus,
-        retainedWalBytes: lag?.retainedWalBytes ?? s.retainedWalBytes,
-        lagBytes: lag?.lagBytes ?? null,
-        preparedLsn,
-      });
-    }
-  }
-  return out.sort((a, b) => compareText(a.node, b.node) || compareText(a.name, b.name));
 }
 
 /** Every subscription, observed or declared, judged (model/syncVerdict.ts), sorted. */

@@ -10,12 +10,19 @@ import { nodeSession, withSession } from '../db/connect.js';
 import type { ClusterState, ObservedNode } from '../model/cluster.js';
 import type { SlotLag, SubscriptionActivity } from '../model/initState.js';
 import { foreignTopology } from '../model/ownership.js';
+import {
+  nextTimeline,
+  type Promotion,
+  promotionOf,
+  type SubscriberTimeline,
+} from '../model/subscriberPromotion.js';
 import { type ErrorReading, nextReading } from '../model/syncVerdict.js';
 import type { Topology } from '../model/topology.js';
 import type { VerifyRecord } from '../model/verifyRecord.js';
 import type { TableEvidence } from '../model/verifyWindow.js';
 import { DivergedTablesStore } from '../state/divergedTables.js';
 import { StatusReadingStore } from '../state/statusReadings.js';
+import { SubscriberTimelineStore } from '../state/subscriberTimelines.js';
 import { VerificationStore } from '../state/verifications.js';
 import { readVerifiedEvidence } from '../state/verifiedEvidence.js';
 import { readEachNode } from './tableFacts.js';
@@ -23,8 +30,10 @@ import { readEachNode } from './tableFacts.js';
 /**
  * The live figures of `status` that no catalog snapshot has, one session per node: worker
  * activity and error counts, slot lag, what steep's state schema records (diverged tables, the
- * last verify, each table's comparisons, the last reading of the error counters); and this reading of the error counters
- * recorded there for the next `status` to compare with (model/syncVerdict.ts).
+ * last verify, each table's comparisons, the last reading of the error counters, the subscriber's
+ * timeline when first read); and this reading of the error counters recorded there for the next
+ * `status` to compare with (model/syncVerdict.ts), with the timeline of each subscription not
+ * recorded yet or found promoted (model/subscriberPromotion.ts).
  */
 
 export interface Live {
@@ -40,6 +49,8 @@ export interface Live {
   readings: Map<string, ErrorReading>;
   /** by subscription and table: what steep recorded of its comparisons (model/verifyWindow.ts) */
   evidence: Map<string, Map<string, TableEvidence>>;
+  /** by subscription: the subscriber's latest promotion steep found (model/subscriberPromotion.ts) */
+  promotions: Map<string, Promotion>;
   /** when this reading was taken (ISO 8601) */
   readAt: string;
   /** the node's wal_retrieve_retry_interval in ms; null: not read */
@@ -68,29 +79,41 @@ export async function readLive(
       if (!n.reachable) return;
       const session = nodeSession(topology, n.name, 'steep status', {
         statementTimeoutMs: 10_000,
-        // the eight reads below go out together
+        // the nine reads below go out together
         pipeline: true,
       });
       await withSession(session, async (c) => {
         const readingStore = new StatusReadingStore(topology.settings.stateSchema, n.name);
-        const [activity, slots, diverged, finished, verified, readings, retryIntervalMs, evidence] =
-          await Promise.all([
-            readSubscriptionActivity(c, n.serverVersion),
-            readSlotLag(c).catch(() => [] as SlotLag[]),
-            new DivergedTablesStore(topology.settings.stateSchema, n.name)
-              .all(c)
-              .catch(() => new Map<string, string[]>()),
-            readAllFinishedCopies(c).catch(() => new Map<string, FinishedCopy[]>()),
-            new VerificationStore(topology.settings.stateSchema, n.name)
-              .all(c)
-              .catch(() => new Map<string, VerifyRecord>()),
-            readingStore.all(c).catch(() => null),
-            readRetryIntervalMs(c).catch(() => null),
-            readVerifiedEvidence(c, topology.settings.stateSchema, n.name).catch(
-              () => new Map<string, Map<string, TableEvidence>>(),
-            ),
-          ]);
+        const timelineStore = new SubscriberTimelineStore(topology.settings.stateSchema, n.name);
+        const [
+          activity,
+          slots,
+          diverged,
+          finished,
+          verified,
+          readings,
+          retryIntervalMs,
+          evidence,
+          timelines,
+        ] = await Promise.all([
+          readSubscriptionActivity(c, n.serverVersion),
+          readSlotLag(c).catch(() => [] as SlotLag[]),
+          new DivergedTablesStore(topology.settings.stateSchema, n.name)
+            .all(c)
+            .catch(() => new Map<string, string[]>()),
+          readAllFinishedCopies(c).catch(() => new Map<string, FinishedCopy[]>()),
+          new VerificationStore(topology.settings.stateSchema, n.name)
+            .all(c)
+            .catch(() => new Map<string, VerifyRecord>()),
+          readingStore.all(c).catch(() => null),
+          readRetryIntervalMs(c).catch(() => null),
+          readVerifiedEvidence(c, topology.settings.stateSchema, n.name).catch(
+            () => new Map<string, Map<string, TableEvidence>>(),
+          ),
+          timelineStore.all(c).catch(() => null),
+        ]);
         const readAt = new Date().toISOString();
+        const promoted = timelinesNow(topology, n, timelines, readAt);
         out.set(n.name, {
           activity: new Map(activity.map((a) => [a.name, a])),
           slots: new Map(slots.map((s) => [s.slot, s])),
@@ -99,6 +122,7 @@ export async function readLive(
           verified,
           readings: readings ?? new Map(),
           evidence,
+          promotions: promoted.promotions,
           readAt,
           retryIntervalMs,
           notRecorded: opts.record
@@ -112,10 +136,38 @@ export async function readLive(
               )
             : null,
         });
+        // best effort: a record not written is taken by the next reading (a promotion found then)
+        if (opts.record && promoted.changed.length > 0)
+          await timelineStore.record(c, promoted.changed).catch(() => {});
       });
     },
   );
   return out;
+}
+
+/**
+ * Each own subscription's timeline record after this reading (model/subscriberPromotion.ts): the
+ * promotions the records hold, and the records to write. None where the state schema has no
+ * `subscriber_timelines` (an apply creates it) or the node's timeline was not read.
+ */
+function timelinesNow(
+  topology: Topology,
+  n: ObservedNode,
+  recorded: Map<string, SubscriberTimeline> | null,
+  now: string,
+): { promotions: Map<string, Promotion>; changed: SubscriberTimeline[] } {
+  const promotions = new Map<string, Promotion>();
+  const changed: SubscriberTimeline[] = [];
+  if (recorded === null || !n.server) return { promotions, changed };
+  const server = { systemIdentifier: n.server.systemIdentifier, timeline: n.server.timeline ?? null };
+  for (const o of Object.values(n.subscriptions)) {
+    if (foreignTopology(o, topology.topology)) continue;
+    const next = nextTimeline(recorded.get(o.name), o.name, o.oid, server, now);
+    if (next.changed && next.record) changed.push(next.record);
+    const p = promotionOf(next.record);
+    if (p) promotions.set(o.name, p);
+  }
+  return { promotions, changed };
 }
 
 /**

@@ -304,6 +304,17 @@ export async function indexesOf(node: TestNode, table: string): Promise<string[]
   return rows.map((r) => r.d).sort();
 }
 
+/** The standby's WAL receiver stopped (primary_conninfo emptied): it replays nothing more. */
+export async function stopReceiving(standby: TestNode): Promise<void> {
+  await standby.query("ALTER SYSTEM SET primary_conninfo = ''");
+  await standby.query('SELECT pg_reload_conf()');
+  await eventually(
+    async () => (await standby.query('SELECT 1 FROM pg_stat_wal_receiver')).length === 0,
+    HANG_MS,
+    'the standby to stop receiving',
+  );
+}
+
 /**
  * A standby left behind: its WAL receiver stopped (primary_conninfo emptied), then a wait until
  * the subscriber has applied past what the standby received and `more()` holds (say, the writer
@@ -314,13 +325,7 @@ export async function standbyLeftBehind(
   subscriber: TestNode,
   more: () => boolean = () => true,
 ): Promise<void> {
-  await standby.query("ALTER SYSTEM SET primary_conninfo = ''");
-  await standby.query('SELECT pg_reload_conf()');
-  await eventually(
-    async () => (await standby.query('SELECT 1 FROM pg_stat_wal_receiver')).length === 0,
-    HANG_MS,
-    'the standby to stop receiving',
-  );
+  await stopReceiving(standby);
   const [{ received } = { received: '' }] = await standby.query<{ received: string }>(
     'SELECT pg_last_wal_receive_lsn()::text AS received',
   );

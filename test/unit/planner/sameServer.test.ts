@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseTopology } from '../../../src/config/load.js';
-import type { ServerIdentity } from '../../../src/model/cluster.js';
+import type { ServerIdentity } from '../../../src/model/serverIdentity.js';
 import type { Topology } from '../../../src/model/topology.js';
 import {
   at,

@@ -32,7 +32,7 @@ describe('state tables under an allTables publication', () => {
       )!;
     const later = [...created].filter((t) => !(REPLICATED_STATE_TABLES as readonly string[]).includes(t));
     for (const t of later) expect(creator(t).version, t).toBeGreaterThan(15);
-    expect(later).toEqual(['disables', 'verified_segments', 'clone_marks']);
+    expect(later).toEqual(['disables', 'verified_segments', 'clone_marks', 'subscriber_timelines']);
     const migration15 = migrations.find((m) => m.version === 15)!.statements;
     for (const t of created) {
       const by = (REPLICATED_STATE_TABLES as readonly string[]).includes(t)
