@@ -14,6 +14,11 @@ export default defineConfig({
     maxWorkers: 2,
     // longest file first (test/support/durations.json): the two workers end together
     sequence: { sequencer: LongestFirst },
+    // STEEP_TEST_REPORT=FILE: a JSON report beside the usual output, from which
+    // scripts/test-durations.mjs rewrites durations.json (a CI run's, on its own machine)
+    ...(process.env.STEEP_TEST_REPORT
+      ? { reporters: ['default', 'json'], outputFile: { json: process.env.STEEP_TEST_REPORT } }
+      : {}),
     projects: [
       {
         // no database, no process-wide state a file keeps: the unit files share their workers'

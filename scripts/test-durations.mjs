@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Rewrite test/support/durations.json (the order test/support/sequencer.ts runs files in) from a
-// full run's JSON report: `npx vitest run --reporter=json --outputFile=/tmp/run.json`, then
-// `node scripts/test-durations.mjs /tmp/run.json`.
+// full run's JSON report: `STEEP_TEST_REPORT=/tmp/run.json bash .ci/run` (or `npm test` with it),
+// then `node scripts/test-durations.mjs /tmp/run.json`.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 

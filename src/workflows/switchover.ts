@@ -258,7 +258,7 @@ async function estimateVerify(
   names: string[],
 ) {
   const planned = Date.now();
-  const plans = info ? await planVerify(old, neu, d, info, undefined, topology) : [];
+  const plans = info ? (await planVerify(old, neu, d, info, undefined, topology)).plans : [];
   const planMs = Date.now() - planned;
   const unkeyed = plans
     .filter((p) => !isComparison(p) && info?.tables.get(qualifiedName(p.table)) === 'r')

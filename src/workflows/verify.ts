@@ -203,8 +203,10 @@ export async function verifyLoaded(
   return withSession(openSession(topology, d.node, 'plain'), (sub) =>
     withSession(openSession(topology, d.from, 'compare'), async (pub) => {
       const { info, slot, onlyCopy } = await verifyPreflight(topology, d, pub, sub);
-      const run = { ...(await runStart(sub, d.name)), whole: opts.tables === undefined };
-      const plans = await planVerify(pub, sub, d, info, opts.tables, topology);
+      const started = await runStart(sub, d.name);
+      // naming every table it carries is a verify of the whole subscription too
+      const { plans, whole } = await planVerify(pub, sub, d, info, opts.tables, topology);
+      const run = { ...started, whole };
       const verdicts = await pool(plans, opts.parallel, (plan) => verifyTable(topology, d, slot, plan, opts));
       const state = await recordVerdicts(sub, topology, d, info, { ...run, verdicts }, opts.onEvent);
       return verifyReport(d, verdicts, { state, onlyCopy, t0 });

@@ -177,7 +177,7 @@ export async function scopeOf(topology: Topology, d: SubscriptionSpec): Promise<
           `verify --rolling records what it compared in steep's state schema ${schema} on ${d.node}, which does not have it yet: run steep apply first (it migrates the schema)`,
           { node: d.node },
         );
-      const plans = await planVerify(pub, sub, d, info, undefined, topology);
+      const { plans } = await planVerify(pub, sub, d, info, undefined, topology);
       const comparisons = new Map(plans.filter(isComparison).map((p) => [qualifiedName(p.table), p]));
       const kept = await store.list(sub, d.name);
       const gone = [...new Set(kept.map((s) => s.table))].filter((t) => !comparisons.has(t));

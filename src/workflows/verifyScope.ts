@@ -22,7 +22,10 @@ import {
  * table it carries, as both nodes show it now, or why it cannot be compared.
  */
 
-/** The comparisons of a subscription's tables (or of `only`), as both nodes show them now. */
+/**
+ * The comparisons of a subscription's tables (or of `only`), as both nodes show them now; `whole`:
+ * they are every table it carries (`only` absent, or naming them all), a verify of the subscription.
+ */
 export async function planVerify(
   pub: pg.Client,
   sub: pg.Client,
@@ -30,13 +33,14 @@ export async function planVerify(
   info: SubscriptionInfo,
   only: string[] | undefined,
   topology: Topology,
-): Promise<Array<TableComparison | NotVerifiable>> {
+): Promise<{ plans: Array<TableComparison | NotVerifiable>; whole: boolean }> {
   const version = await serverVersionOf(pub);
   let scope = await readPublishedScope(pub, version, info.publications, topology.settings.stateSchema);
   // partitions replicated as an ancestor's; those the subscription does not list (16+) are compared in it
   const through = throughAncestors(scope);
   const inAncestor = new Set([...through.keys()].filter((t) => !info.tables.has(t)));
   scope = scope.filter((s) => !inAncestor.has(qualifiedName(s.table)));
+  const carriedCount = scope.length;
   if (only) {
     const wanted = only.map(tableOfQualified).map(qualifiedName);
     const folded = wanted.find((w) => inAncestor.has(w));
@@ -54,13 +58,14 @@ export async function planVerify(
       );
     scope = scope.filter((s) => wanted.includes(qualifiedName(s.table)));
   }
+  const whole = scope.length === carriedCount;
   const tables = scope.map((s) => s.table);
   const [pubShapes, subShapes, elsewhere] = await Promise.all([
     readTableShapes(pub, tables),
     readTableShapes(sub, tables),
     readFedUpstream(pub, topology, d),
   ]);
-  return scope.map((s) => {
+  const plans: Array<TableComparison | NotVerifiable> = scope.map((s) => {
     const name = qualifiedName(s.table);
     const rel = info.tables.get(name);
     if (rel === undefined)
@@ -82,6 +87,7 @@ export async function planVerify(
       upstream: upstream ? { from: d.from, subscriptions: upstream } : null,
     });
   });
+  return { plans, whole };
 }
 
 /**

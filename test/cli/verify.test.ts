@@ -463,6 +463,22 @@ describe('steep verify', () => {
     expect(healthy.check.problems.filter((p) => p.includes(SUB))).toEqual([]);
     const noDrift = await steep(['drift']);
     expect(noDrift.stdout).not.toContain('Conflicts since the last verify');
+
+    // a verify naming every table the subscription carries is a verify of all of it: it confirms
+    // the conflicts as the bare one does (before, it was recorded as partial, and the warning stayed)
+    const every = healed.report.tables.map((t) => t.table);
+    const counted = await missing();
+    await west!.query('DELETE FROM public.v_other WHERE id = 56');
+    await east!.query("UPDATE public.v_other SET v = v || 'c' WHERE id = 56");
+    await waitCaughtUp(east!, SLOT);
+    await eventually(async () => (await missing()) > counted, HANG_MS, 'update_missing counted again');
+    expect(conflictProblem((await check()).check.problems)).toHaveLength(1);
+    const listed = await verify(['--tables', every.join(',')]);
+    expect(listed.code, JSON.stringify(listed.report)).toBe(2);
+    expect(conflictProblem((await check()).check.problems)).toEqual([]);
+    const mended = await steep(['verify', SUB, '--tables', 'v_other', '--repair', '--json']);
+    expect(mended.code, mended.stderr).toBe(0);
+    expect((await verify()).code).toBe(0);
     await allEqual();
   }, 300_000);
 });
