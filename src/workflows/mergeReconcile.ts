@@ -243,7 +243,7 @@ export async function reconcilePair(
         table: name,
         address: printAddress(pair),
         duration_ms: t.durationMs,
-        message: `${t.copiedToA} rows copied to ${pair.a}, ${t.copiedToB} to ${pair.b}, ${t.conflicts} conflicts (${pair.a} kept ${t.keptA}, ${pair.b} kept ${t.keptB})`,
+        message: `${name}: ${t.copiedToA} rows copied to ${pair.a}, ${t.copiedToB} to ${pair.b}, ${t.conflicts} conflicts (${pair.a} kept ${t.keptA}, ${pair.b} kept ${t.keptB})`,
       });
     }
   };
