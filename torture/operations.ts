@@ -8,13 +8,16 @@ import type { TestNode } from '../test/support/cluster.js';
 import { standbyLeftBehind, waitCaughtUp } from '../test/support/replicationData.js';
 import { tempDir } from '../test/support/tempDir.js';
 import { eventually, HANG_MS } from '../test/support/topologyFile.js';
+import { Found } from './checks.js';
 import type { Random } from './choices.js';
 import {
   familiesWrong,
+  judgeLoss,
+  judgeReadinessVerify,
+  judgeRollbackChanges,
+  judgeRollbackExtra,
   type Lost,
-  lossBeyondFork,
-  printedCount,
-  rowsCounted,
+  lossReading,
   rowsOnlyOnSubscriber,
 } from './forgiveness.js';
 import {
@@ -46,6 +49,11 @@ export interface Operation {
 }
 
 export class OperationFailed extends Error {}
+
+/** A bound of forgiveness judged (forgiveness.ts): each finding, led by its check's name, fails the operation. */
+function holdBounds(found: Found): void {
+  if (found.list.length > 0) throw new OperationFailed(found.sentences.join('\n'));
+}
 
 function expectCode(r: CliResult, codes: number[], what: string): void {
   if (!codes.includes(r.code))
@@ -488,23 +496,15 @@ function rollback(
           (id) => !ackedOnPbBefore.has(id) && !onPa.has(id),
         );
         world.startWriters();
-        // steep groups thousands (1,064); "extra 12", or "12 extra rows … rightly kept"
-        const line = /public\.t_ids\s.*/.exec(verified?.stdout ?? '')?.[0] ?? '';
-        const extra = /\bextra ([\d,]+)|([\d,]+) extra rows/.exec(line);
-        const said = extra ? printedCount(extra[1] ?? extra[2]!) : 0;
-        const [lo, hi] = onlyOnPb;
-        // an inbound subscription writes pb's t_ids too: the rollback's check asked for the copy by
-        // hand of its rows pb holds and pa lacks, which the oracle then finds on pa id by id; a
-        // count verify prints must still be what pb held
-        const copyAsked = (follow.copyAsked?.() ?? []).includes('public.t_ids');
-        world.say(
-          `rollback: ${stayed.length} id(s) acknowledged on pb are not on pa; verify counted ${extra ? said : 'no'} extra in t_ids${copyAsked ? ' (its copy by hand asked)' : ''}, pb held ${lo === hi ? lo : `${lo} to ${hi}`} row(s) pa lacked`,
-        );
-        const outOfBounds = extra !== null && (said < lo || said > hi);
-        if (outOfBounds || (!copyAsked && (stayed.length > said || said < lo || said > hi)))
-          throw new OperationFailed(
-            `the rollback's steep verify counts ${said} extra row(s) in t_ids, but ${stayed.length} row(s) acknowledged on pb stay there, and pb held ${lo === hi ? lo : `${lo} to ${hi}`} row(s) pa lacked:\n${verified?.stdout}`,
-          );
+        const found = new Found();
+        const read = judgeRollbackExtra(found, {
+          verified: verified?.stdout ?? '',
+          stayed: stayed.length,
+          onlyOnPb,
+          copyAsked: (follow.copyAsked?.() ?? []).includes('public.t_ids'),
+        });
+        world.say(`rollback: ${read}`);
+        holdBounds(found);
       }
       await follow.afterSteps?.(world);
       // where the rollback's verify counted rows only pb holds: "what pb must keep is copied by hand"
@@ -553,27 +553,14 @@ async function forgivePbChanges(world: World, verified: string): Promise<void> {
     (r) => !world.forgivenRows.has(markOf(r.table, r.key)),
   );
   world.startWriters();
-  const t = /public\.t_parent\s.*\bmissing ([\d,]+), extra [\d,]+, different ([\d,]+)/.exec(verified);
-  const counted = t ? printedCount(t[1]!) + printedCount(t[2]!) : 0;
-  world.say(
-    `rollback: ${wrong.length} famil(ies) pb last wrote not as pb left them on pa; verify counted ${counted} missing or different in t_parent`,
-  );
-  if (wrong.length > counted)
-    throw new OperationFailed(
-      `${wrong.length} famil(ies) whose last write pb acknowledged (an UPDATE or DELETE) are not as pb left them on pa after the rollback, but its verify counted ${counted} missing or different row(s) in t_parent:\n${verified}`,
-    );
-  for (const f of wrong) world.forgivenFamilies.add(f.parent);
-  // the rows of rows.ts alike, each table's up to what verify counted differing in it
-  const { short, uncounted } = rowsCounted(
-    rows,
-    verified,
-    'whose last write pb acknowledged are not as pb left them on pa',
-  );
+  const found = new Found();
+  const uncounted = judgeRollbackChanges(found, verified, wrong, rows);
   // a table verify said it cannot compare (an inbound subscription writes pb's too): forgiven, and said
   world.say(
-    `rollback: ${rows.length} row(s) pb last wrote not as pb left them on pa${uncounted.length > 0 ? `; verify cannot count ${uncounted.join(', ')} (not verifiable)` : ''}`,
+    `rollback: ${wrong.length} famil(ies) and ${rows.length} row(s) pb last wrote not as pb left them on pa${uncounted.length > 0 ? `; verify cannot count ${uncounted.join(', ')} (not verifiable)` : ''}`,
   );
-  if (short.length > 0) throw new OperationFailed(`${short.join('; ')} after the rollback:\n${verified}`);
+  holdBounds(found);
+  for (const f of wrong) world.forgivenFamilies.add(f.parent);
   for (const r of rows) world.forgivenRows.add(markOf(r.table, r.key));
 }
 
@@ -774,8 +761,10 @@ function failover(kind: FailoverKind): Operation {
           // forgiven as far as steep's positions agree with the data (read with the application
           // paused: its updates on the promoted node reach pb too)
           await world.stopWriters();
-          const wrong = await lossBeyondFork(world, lost, said).finally(() => world.startWriters());
-          if (wrong.length > 0) throw new OperationFailed(`${wrong.join('; ')}:\n${said}`);
+          const reading = await lossReading(world, lost).finally(() => world.startWriters());
+          const found = new Found();
+          world.say(judgeLoss(found, said, reading));
+          holdBounds(found);
           for (const id of lost.ids) world.forgiven.add(id);
           for (const f of lost.families) world.forgivenFamilies.add(f.parent);
           for (const r of lost.rows) world.forgivenRows.add(markOf(r.table, r.key));
@@ -839,18 +828,24 @@ async function verifyFollowed(world: World, lost: Lost, command: string, sub: st
   } finally {
     world.startWriters();
   }
-  const only = /(\d[\d,]*) extra row\(s\) exist only on pb/.exec(v.stdout + v.stderr);
-  // (a lost row of rows.ts may be an UPDATE or DELETE, no row only on pb: judged by its table's count below)
-  const lostWrites = file ? lost.ids.length + lost.families.length : 0;
-  if ((file && v.code !== 2) || (lostWrites > 0 && !only))
-    throw new OperationFailed(
-      `${lost.ids.length} acknowledged id(s) and ${lost.families.length} famil(ies) lost with pa are on pb only, but ${command} (exit ${v.code}) does not say rows exist only on pb:\n${v.stdout}${v.stderr}`,
-    );
-  const said = only ? printedCount(only[1]!) : 0;
-  if (said > before || said < after)
-    throw new OperationFailed(
-      `${command} says ${said} extra row(s) exist only on pb, but pb holds ${before === after ? before : `${after} to ${before}`} row(s) its publisher lacks:\n${v.stdout}${v.stderr}`,
-    );
+  // a lost row of its tables pb held as the application left it (read in the pause): verify must
+  // count it among its table's differences (a lost row of rows.ts may be an UPDATE or DELETE, no
+  // row only on pb: judged by its table's count)
+  const ours = lost.rows.filter((r) => tables.includes(r.table));
+  const rowsOnPb = ours.filter((r) => !rowsNotOnPb.has(r));
+  const bounds = new Found();
+  const { only, uncounted } = judgeReadinessVerify(bounds, {
+    command,
+    code: v.code,
+    printed: v.stdout + v.stderr,
+    file,
+    lostWrites: file ? lost.ids.length + lost.families.length : 0,
+    before,
+    after,
+    rowsOnPb,
+  });
+  if (uncounted.length > 0) world.say(`${command} cannot count ${uncounted.join(', ')} (not verifiable)`);
+  holdBounds(bounds);
   let found = '';
   if (file) {
     const onPb = new Set(
@@ -866,20 +861,9 @@ async function verifyFollowed(world: World, lost: Lost, command: string, sub: st
     for (const f of lost.families) if (!notOnPb.has(f.parent)) world.forgivenFamilies.add(f.parent);
     found = `${onPb.size} of ${lost.ids.length} lost id(s), ${lost.families.length - notOnPb.size} of ${lost.families.length} lost famil(ies), `;
   }
-  // a lost row of its tables pb held as the application left it (read in the pause): verify must
-  // count it among its table's differences
-  const ours = lost.rows.filter((r) => tables.includes(r.table));
-  const rowsOnPb = ours.filter((r) => !rowsNotOnPb.has(r));
-  const { short, uncounted } = rowsCounted(
-    rowsOnPb,
-    v.stdout,
-    'lost with pa are on pb as the application left them',
-  );
-  if (uncounted.length > 0) world.say(`${command} cannot count ${uncounted.join(', ')} (not verifiable)`);
-  if (short.length > 0) throw new OperationFailed(`${short.join('; ')}:\n${v.stdout}${v.stderr}`);
   for (const r of rowsOnPb) world.forgivenRows.add(markOf(r.table, r.key));
   world.say(
-    `${command} → ${v.code}: ${only?.[0] ?? 'no row only on pb'} (pb holds ${before}, then ${after}, its publisher lacks); ${found}${rowsOnPb.length} of ${ours.length} lost row(s) on pb`,
+    `${command} → ${v.code}: ${only ?? 'no row only on pb'} (pb holds ${before}, then ${after}, its publisher lacks); ${found}${rowsOnPb.length} of ${ours.length} lost row(s) on pb`,
   );
   return (v.stdout + v.stderr).includes('copy what pb must keep to pa first');
 }

@@ -6,7 +6,7 @@ import type { StatusReport, SubscriptionStatus } from '../src/model/statusReport
 import type { TestNode } from '../test/support/cluster.js';
 import { digestsByName, waitCaughtUp } from '../test/support/replicationData.js';
 import { eventually, HANG_MS } from '../test/support/topologyFile.js';
-import type { CheckName, Finding } from './checks.js';
+import { type CheckName, type Finding, Found } from './checks.js';
 import { familiesWrong } from './forgiveness.js';
 import { type Row, rowsWrong, rowText } from './rows.js';
 import { type FileState, LINK, type World } from './world.js';
@@ -145,19 +145,6 @@ export async function oracleFindings(
     world.startWriters();
   }
   return found.list;
-}
-
-/** The findings of one look; a check in `without` is removed: it neither fires nor stops a look. */
-class Found {
-  readonly list: Finding[] = [];
-  constructor(private readonly without: ReadonlySet<CheckName> = new Set()) {}
-  /** whether `check` is made */
-  on(check: CheckName): boolean {
-    return !this.without.has(check);
-  }
-  add(check: CheckName, text: string): void {
-    if (this.on(check)) this.list.push({ check, text });
-  }
 }
 
 /** the writer errors the previous looks judged already */

@@ -2,6 +2,7 @@ import type { StatusReport, SubscriptionStatus } from '../src/model/statusReport
 import type { CliResult } from '../test/support/cli.js';
 import { subscriptionStatus } from '../test/support/statusReport.js';
 import type { CheckName, Finding } from './checks.js';
+import { BOUND_SELF_TESTS, type BoundSelfTest } from './forgivenessSelfTests.js';
 import {
   type FileNode,
   type OracleOptions,
@@ -28,13 +29,16 @@ import {
  * (`OracleOptions.without`): it must fail then. The self-tests of selfTests.ts break a real world
  * behind steep's back instead (test/cli/torture.test.ts).
  */
-export interface CheckSelfTest {
+export interface OracleSelfTest {
   check: CheckName;
   name: string;
   /** the oracle's ceilings here (short where the case waits for what never comes) */
   opts?: OracleOptions;
   change: (w: FakeWorld) => void;
 }
+
+/** A self-test of a check: of the oracle's, on a fake world; of a bound of forgiveness, on its judge's input. */
+export type CheckSelfTest = OracleSelfTest | BoundSelfTest;
 
 const Q = { settleMs: 300, writesMs: 300 } satisfies OracleOptions;
 
@@ -204,7 +208,7 @@ const stoppedDiffering = (naming: 'status --check' | 'drift') => (w: FakeWorld) 
   w.printed[naming] = result(2, 'ts1: rows differ');
 };
 
-export const CHECK_SELF_TESTS: CheckSelfTest[] = [
+const ORACLE_SELF_TESTS: OracleSelfTest[] = [
   {
     check: 'writes-go-on',
     name: 'no write acknowledged on the primary',
@@ -367,8 +371,15 @@ export const CHECK_SELF_TESTS: CheckSelfTest[] = [
   },
 ];
 
-/** The findings of the oracle on a fake world changed by `t`, the checks in `without` removed. */
+/** every check's self-test: the oracle's, then the bounds of forgiveness (forgivenessSelfTests.ts) */
+export const CHECK_SELF_TESTS: CheckSelfTest[] = [...ORACLE_SELF_TESTS, ...BOUND_SELF_TESTS];
+
+/**
+ * The findings of the oracle on a fake world changed by `t` (of a bound's judge on its changed
+ * input), the checks in `without` removed.
+ */
 export async function runCheckSelfTest(t: CheckSelfTest, without: CheckName[] = []): Promise<Finding[]> {
+  if ('run' in t) return t.run(new Set(without));
   const w = new FakeWorld();
   t.change(w);
   return oracleFindings(w, w, { ...t.opts, without: new Set(without) });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { Found } from '../../torture/checks.js';
 import { countedDiffering, rowsCounted } from '../../torture/forgiveness.js';
 import { type Row, RowLedger, rowHolds } from '../../torture/rows.js';
 import { lsnValue, markOf, WalMarks } from '../../torture/writes.js';
@@ -78,14 +79,16 @@ describe('torture: the rows ledger and the counts verify printed', () => {
     expect(countedDiffering(printed, 't_link')).toBeNull();
     expect(countedDiffering(printed, 't_child')).toBe(0);
     const keyless = [1, 2, 3, 4, 5].map((key) => row({ table: 't_keyless', key }));
-    expect(rowsCounted(keyless.slice(0, 4), printed, 'lost')).toEqual({ short: [], uncounted: [] });
-    expect(rowsCounted(keyless, printed, 'lost').short).toEqual([
-      '5 row(s) of t_keyless lost, but steep verify counted 4 differing there',
+    const counted = (rows: Row[], text = printed) => {
+      const found = new Found();
+      const uncounted = rowsCounted(found, 'rollback-rows-counted', rows, text, 'lost');
+      return { short: found.list.map((f) => `[${f.check}] ${f.text.split('\n')[0]}`), uncounted };
+    };
+    expect(counted(keyless.slice(0, 4))).toEqual({ short: [], uncounted: [] });
+    expect(counted(keyless).short).toEqual([
+      '[rollback-rows-counted] 5 row(s) of t_keyless lost, but steep verify counted 4 differing there:',
     ]);
-    expect(rowsCounted([row({ table: 't_link' })], printed, 'lost')).toEqual({
-      short: [],
-      uncounted: ['1 row(s) of t_link'],
-    });
-    expect(rowsCounted([row({})], 'public.t_parent  equal', 'lost').short).toHaveLength(1);
+    expect(counted([row({ table: 't_link' })])).toEqual({ short: [], uncounted: ['1 row(s) of t_link'] });
+    expect(counted([row({})], 'public.t_parent  equal').short).toHaveLength(1);
   });
 });

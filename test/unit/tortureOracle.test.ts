@@ -1,13 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { CHECK_NAMES, CHECKS } from '../../torture/checks.js';
 import { coverage, gaps } from '../../torture/coverage.js';
+import { BOUNDS } from '../../torture/forgivenessSelfTests.js';
 import { oracleFindings } from '../../torture/oracle.js';
 import { CHECK_SELF_TESTS, FakeWorld, passes, runCheckSelfTest } from '../../torture/oracleSelfTests.js';
 import { SELF_TESTS } from '../../torture/selfTests.js';
 
 /**
- * The fault harness's oracle (torture/oracle.ts), without a server: every check it makes
- * (torture/checks.ts) has a self-test (torture/oracleSelfTests.ts) in which that check alone
+ * The fault harness's oracle (torture/oracle.ts), without a server: every check it makes, and
+ * every bound of what an operation forgives (torture/forgiveness.ts), both named in
+ * torture/checks.ts, has a self-test (torture/oracleSelfTests.ts, torture/forgivenessSelfTests.ts) in which that check alone
  * disagrees, and which fails once that check is removed (`without`), as it would if the check's
  * code were deleted.
  */
@@ -15,6 +17,10 @@ describe('the oracle: a self-test per check', () => {
   it('a world that agrees with steep in every way: no disagreement', async () => {
     const w = new FakeWorld();
     expect(await oracleFindings(w, w)).toEqual([]);
+  });
+
+  it('each bound of forgiveness, on what steep printed agreeing with the data: no disagreement', () => {
+    for (const b of BOUNDS) expect(b.agrees()).toEqual([]);
   });
 
   it('every check has exactly one self-test, and every self-test names a check', () => {
