@@ -20,6 +20,7 @@ import {
   lossReading,
   rowsOnlyOnSubscriber,
 } from './forgiveness.js';
+import { copyPastFork, handCopyAsked } from './handCopy.js';
 import {
   copyLacking,
   INBOUND,
@@ -868,15 +869,37 @@ async function verifyFollowed(world: World, lost: Lost, command: string, sub: st
   return (v.stdout + v.stderr).includes('copy what pb must keep to pa first');
 }
 
-/** What steep names after a failover: `steep reinit SUB --full` when it found a gap, else nothing. */
+/** `steep status --check` after a failover: exit 1 (a node or a reading unknown) is no verdict, not "nothing to repair". */
+async function failoverCheck(world: World): Promise<CliResult> {
+  const check = await world.steep(['status', '--check']);
+  world.say(check.stdout + check.stderr);
+  expectCode(check, [0, 2], 'steep status --check after the failover');
+  return check;
+}
+
+/**
+ * What steep names after a failover: `steep reinit SUB --full` when it found a gap; or, where it
+ * has no repair (disabled, its tables back through the link), the copy by hand it describes,
+ * then what it says next; else nothing.
+ */
 const failoverRepair: Operation = {
   name: 'failover-repair',
   run: async (world) => {
-    const check = await world.steep(['status', '--check']);
-    world.say(check.stdout + check.stderr);
-    // exit 1: a node or a reading is unknown; that is no verdict, not "nothing to repair"
-    expectCode(check, [0, 2], 'steep status --check after the failover');
+    let check = await failoverCheck(world);
     const repair = `steep reinit ${world.file.sub} --full`;
+    // disabled, its tables back to pa through the link (origin = none): steep has no repair and
+    // names the copy by hand (docs/failover.md); done as it says, then what status says next
+    const byHand = check.code === 2 ? handCopyAsked(check.stdout) : null;
+    if (byHand) {
+      const kept = byHand.keepFirst ? await copyByHand(world) : null;
+      const copied = await copyPastFork(world, world.tablesOf(world.file.sub));
+      const done = `${kept === null ? '' : `${kept} row(s) pb must keep copied to pa by hand, `}${copied} row(s) pa wrote past the fork copied to pb by hand, as status said`;
+      world.say(`failover-repair: ${done}`);
+      check = await failoverCheck(world);
+      // steep cannot tell the copy from none: the same way out again, and no command to run
+      if (check.code === 0 || handCopyAsked(check.stdout))
+        return `${done}; then status --check exits ${check.code}`;
+    }
     if (check.code === 2 && /its slot is gone from/.test(check.stdout) && !check.stdout.includes(repair))
       throw new OperationFailed(
         `status --check says the slot is gone but not the way out (${repair}, docs/failover.md):\n${check.stdout}`,

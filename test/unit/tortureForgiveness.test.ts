@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { noRepairWhileDisabled } from '../../src/model/advice.js';
+import type { SubscriptionSpec } from '../../src/model/topology.js';
 import { Found } from '../../torture/checks.js';
 import { countedDiffering, rowsCounted } from '../../torture/forgiveness.js';
+import { handCopyAsked } from '../../torture/handCopy.js';
 import { type Row, RowLedger, rowHolds } from '../../torture/rows.js';
 import { lsnValue, markOf, WalMarks } from '../../torture/writes.js';
 
@@ -90,5 +93,16 @@ describe('torture: the rows ledger and the counts verify printed', () => {
     ]);
     expect(counted([row({ table: 't_link' })])).toEqual({ short: [], uncounted: ['1 row(s) of t_link'] });
     expect(counted([row({})], 'public.t_parent  equal').short).toHaveLength(1);
+  });
+});
+
+describe('torture: the copy by hand steep names where it has no repair of a failover', () => {
+  const d = { name: 'ts1', node: 'pb', from: 'pa_standby' } as SubscriptionSpec;
+  it("reads steep's own sentence, with and without what pb must keep first", () => {
+    for (const phantoms of [true, false]) {
+      const printed = `ts1  diverged  its slot is gone from pa_standby: ${noRepairWhileDisabled(d, 'l1_pa', phantoms)}`;
+      expect(handCopyAsked(printed)?.keepFirst).toBe(phantoms);
+    }
+    expect(handCopyAsked('ts1  diverged  steep reinit ts1 --full copies its tables again')).toBeNull();
   });
 });
