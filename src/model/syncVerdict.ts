@@ -111,11 +111,16 @@ export interface SyncFacts extends SubscriptionRef {
   failoverDiverged?: boolean;
 }
 
-/** The gaps' reasons and the way out of them; none when there is no gap. */
+/**
+ * The gaps' reasons and the way out of them; none when there is no gap. Where the slot is gone,
+ * invalidated or stuck, only the reasons: a copy of some tables would wait on a slot that cannot
+ * stream, and the slot's own way out (a full reinit, or none) copies every table.
+ */
 function gapReasons(f: SyncFacts): string[] {
   const gaps = f.gaps ?? [];
   if (gaps.length === 0) return [];
-  return [...gaps.map((g) => g.reason), gapWayOut(f.subscription, gaps)];
+  const reasons = gaps.map((g) => g.reason);
+  return slotGone(f) || stuckAt(f) ? reasons : [...reasons, gapWayOut(f.subscription, gaps)];
 }
 
 function errorsText(apply: number, sync: number): string {
@@ -319,12 +324,7 @@ export function syncVerdict(f: SyncFacts): SyncVerdict {
   if (stuck)
     return {
       verdict: 'failing',
-      reasons: [
-        stuck,
-        publicationHoleWayOut(f.subscription),
-        ...missing,
-        ...(f.gaps ?? []).map((g) => g.reason),
-      ],
+      reasons: [stuck, publicationHoleWayOut(f.subscription), ...missing, ...gaps],
     };
   if (f.applyRunning === null)
     return {

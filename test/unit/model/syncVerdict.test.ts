@@ -289,6 +289,23 @@ describe('syncVerdict: synchronized only when every condition is proven', () => 
       /^no apply worker on west, while its slot west_x on east is active: a worker restarting/,
     ],
   ];
+  it.each([
+    ['disabled', { enabled: false, applyRunning: false }],
+    ['disabled at an error', { enabled: false, applyRunning: false, disableOnError: true, applyErrors: 9 }],
+    ['enabled, its worker failing', { applyRunning: false, applyErrors: 9 }],
+  ] as Array<[string, Partial<SyncFacts>]>)(
+    'its slot gone, with a gap (%s): the gap is said, never the copy of some tables that would wait on a slot that is not there',
+    (_, over) => {
+      const gaps = [{ table: 'public.a', reason: 'public.a left publication p on east: …', out: false }];
+      for (const slot of ['absent', { name: 'west_x', active: false, lost: true }] as const) {
+        const v = syncVerdict({ ...SYNCED, ...over, slot, gaps });
+        const text = v.reasons.join(' | ');
+        expect(text).toContain('public.a left publication p on east');
+        expect(text).not.toContain('--tables');
+      }
+    },
+  );
+
   it.each(cases)('%s', (_, over, verdict, reason) => {
     const v = syncVerdict({ ...SYNCED, ...over });
     expect(v.verdict).toBe(verdict);
