@@ -35,8 +35,9 @@ import type { SubscriptionSpec, Topology } from '../../model/topology.js';
 import { majorVersion, SUBSCRIPTION_OPTION } from '../../model/versions.js';
 
 /**
- * `wayOut`: where the subscriber may hold rows past the fork, the way out that keeps them first,
- * for verify and reinit refusing its slot (failover.ts `failoverWayOut`); never part of a plan.
+ * `wayOut`: where the subscriber may hold rows past the fork, the way out that keeps them first
+ * (disabled with its tables coming back: that steep has none, and the copy by hand), for verify
+ * and reinit refusing its slot (failover.ts `failoverWayOut`); never part of a plan.
  * `pastFork`: the subscriber may hold rows past the fork, the only copy of the old primary's
  * writes, which a reinit deletes only with --discard-past-fork (model/advice.ts).
  */
@@ -187,12 +188,14 @@ function fullCopy(
   f: { history: TimelineHistory | undefined; elsewhere: string | null; settled?: StreamPosition },
   what: string,
 ): Verdict {
-  const bare = judged(
-    'diverged',
-    d.wayBack && !d.wayBack.enabled
-      ? `${what} ${noRepairWhileDisabled(d, d.wayBack.back, false)}`
-      : `${what} ${adviceText('reinitFull', d.name)} ${fullCopyDoes(d, 'copies its tables again')}${afterRepoint(d)}`,
-  );
+  // disabled with its tables coming back: no steep repair, which verify and reinit refusing its slot say too
+  const byHand = d.wayBack && !d.wayBack.enabled ? noRepairWhileDisabled(d, d.wayBack.back, false) : null;
+  const bare: Verdict = byHand
+    ? { ...judged('diverged', `${what} ${byHand}`), wayOut: byHand }
+    : judged(
+        'diverged',
+        `${what} ${adviceText('reinitFull', d.name)} ${fullCopyDoes(d, 'copies its tables again')}${afterRepoint(d)}`,
+      );
   const unsure = (why: string) => keeping(keepPhantomsIfAny(d, why), `${what} ${keepPhantomsIfAny(d, why)}`);
   if (f.settled) return bare;
   const history = f.history;

@@ -520,6 +520,10 @@ describe('a publisher with standbys', () => {
       const bareText = (runPlan(looped, bare).failover ?? []).flatMap((v) => v.reasons).join('\n');
       expect(bareText).toContain(`${noRepair}copy what east wrote past the fork to west by hand`);
       expect(bareText).not.toContain('steep reinit west_orders');
+      // verify and reinit refusing its slot name that way out too, never a bare full reinit
+      expect(failoverWayOut(looped, bare, looped.subscriptions.west_orders!)).toContain(
+        `${noRepair}copy what east wrote past the fork to west by hand`,
+      );
       // enabled: the full reinit reconciles the tables both ways, never empties them
       const enabled = promoted({ positions: seen('0/3000000', true) });
       expect((runPlan(looped, enabled).failover ?? []).flatMap((v) => v.reasons).join('\n')).toContain(
