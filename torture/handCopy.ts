@@ -1,4 +1,4 @@
-import { KEYLESS, type World } from './world.js';
+import { KEYED_LOAD_ORDER, KEYLESS, type World } from './world.js';
 
 /**
  * The copy by hand steep names where it has no repair (docs/failover.md): a subscription a
@@ -21,9 +21,6 @@ export function handCopyAsked(printed: string): HandCopy | null {
     );
   return m ? { keepFirst: m[1] !== undefined, text: m[0] } : null;
 }
-
-/** the keyed tables in the order their rows may be inserted (parents first) */
-const KEYED = ['t_parent', 't_ids', 't_child'];
 
 type Query = <T>(sql: string, params?: unknown[]) => Promise<T[]>;
 
@@ -54,7 +51,7 @@ export async function copyPastFork(world: World, tables: string[]): Promise<numb
   try {
     await pb('BEGIN');
     await pb('SET LOCAL session_replication_role = replica');
-    const keyed = KEYED.filter((t) => tables.includes(t));
+    const keyed = KEYED_LOAD_ORDER.filter((t) => tables.includes(t));
     const diff = new Map<string, { gone: string[]; changed: string[]; added: string[] }>();
     for (const t of keyed) {
       const [onPa, onPb] = [await rowsByKey(fromPa, t), await rowsByKey(pb, t)];

@@ -31,7 +31,17 @@ import {
   thirdIdsMissing,
 } from './inbound.js';
 import { type Row, rowsWrong } from './rows.js';
-import { APP, KEYLESS, LINK, LINK_APP, LINK_TABLE, SIDE_COLUMN, TABLES, type World } from './world.js';
+import {
+  APP,
+  KEYED_LOAD_ORDER,
+  KEYLESS,
+  LINK,
+  LINK_APP,
+  LINK_TABLE,
+  SIDE_COLUMN,
+  TABLES,
+  type World,
+} from './world.js';
 import { markOf } from './writes.js';
 
 /**
@@ -587,7 +597,7 @@ async function copyByHand(world: World): Promise<number> {
       t_ids: world.rowLedger.rows.filter((r) => r.table === 't_ids' && r.gone).map((r) => r.key),
     };
     let copied = 0;
-    for (const t of ['t_parent', 't_ids', 't_child']) {
+    for (const t of KEYED_LOAD_ORDER) {
       const [held] = await world.subscriber.query<{ rows: string }>(
         `SELECT coalesce(json_agg(t), '[]')::text AS rows FROM public.${t} t WHERE id <> ALL($1::bigint[])`,
         [skip[t]],

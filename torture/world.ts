@@ -32,6 +32,8 @@ import {
 
 export const APP = { user: 'torture_app', password: 'torture-app-secret-1' };
 export const TABLES = ['t_ids', 't_parent', 't_child'];
+/** the keyed tables in the order their rows may be inserted (parents first) */
+export const KEYED_LOAD_ORDER = ['t_parent', 't_ids', 't_child'];
 /**
  * a table without a key (REPLICA IDENTITY FULL, 500 rows on pa), out of the subscription until
  * table-leave-rejoin first picks it (`FileState.keyless`): a copy on top of its rows doubles them

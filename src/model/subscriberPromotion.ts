@@ -13,7 +13,7 @@
  */
 import { adviceText } from './advice.js';
 import type { SyncVerdict } from './syncVerdict.js';
-import { oldestComparison, type TableEvidence, type WindowStatus } from './verifyWindow.js';
+import { equalSince, type TableEvidence, type WindowStatus } from './verifyWindow.js';
 
 /** What steep recorded of one subscription's subscriber server. */
 export interface SubscriberTimeline {
@@ -101,12 +101,8 @@ export function comparedBefore(
   tables: readonly string[],
   evidence: ReadonlyMap<string, TableEvidence>,
 ): string[] {
-  return tables.filter((t) => {
-    const e = evidence.get(t);
-    const at = oldestComparison(e);
-    if (e?.notComparable && at === null) return false;
-    return at === null || Date.parse(at) < Date.parse(p.at);
-  });
+  const since = Date.parse(p.at);
+  return tables.filter((t) => equalSince(evidence.get(t), since) === false);
 }
 
 /**

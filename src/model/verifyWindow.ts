@@ -43,6 +43,17 @@ export function oldestComparison(e: TableEvidence | undefined): string | null {
   return Date.parse(e.wholeEqualAt) >= Date.parse(segments) ? e.wholeEqualAt : segments;
 }
 
+/**
+ * Was the table found equal as a whole at or after `since` (epoch ms)? Null: it is left out, no
+ * comparison able to call it equal as it is published and none having. The one rule the window
+ * and a subscriber's promotion (model/subscriberPromotion.ts) judge each table by.
+ */
+export function equalSince(e: TableEvidence | undefined, since: number): boolean | null {
+  const at = oldestComparison(e);
+  if (e?.notComparable && at === null) return null;
+  return at !== null && Date.parse(at) >= since;
+}
+
 /** `verify.window` as `status` reports it. */
 export type WindowStatus =
   | { window: 'off'; waived: true }
@@ -96,18 +107,19 @@ export function judgeWindow(f: WindowFacts): WindowStatus {
   const notComparable: string[] = [];
   for (const table of f.tables) {
     const e = f.evidence.get(table);
-    const at = oldestComparison(e);
-    if (e?.notComparable && at === null) {
+    const equal = equalSince(e, since);
+    if (equal === null) {
       notComparable.push(table);
       continue;
     }
-    if (e?.sample && within(at) && at === e.wholeEqualAt) sampled.push({ table, ...e.sample });
+    const at = oldestComparison(e);
+    if (e?.sample && equal && at === e.wholeEqualAt) sampled.push({ table, ...e.sample });
     const total = e ? (e.segments.length > 0 ? sum(e.segments.map((s) => s.rows)) : (e.wholeRows ?? 0)) : 0;
     rows += total;
     rowsWithin += within(e?.wholeEqualAt ?? null)
       ? total
       : sum((e?.segments ?? []).filter((s) => within(s.equalAt)).map((s) => s.rows));
-    if (within(at)) tablesWithin++;
+    if (equal) tablesWithin++;
     else unverified.push({ table, oldest: at });
     if (at === null) never = true;
     else if (oldest === null || Date.parse(at) < Date.parse(oldest)) oldest = at;

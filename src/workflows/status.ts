@@ -149,11 +149,8 @@ function subscriptionStatus(
   if (!o) return { status, judged: null };
   // steep's own state schema, which an allTables publication publishes too, is never compared
   const compared = tables.filter((t) => t.schema !== topology.settings.stateSchema).map(qualifiedName);
-  if (nodeLive)
-    Object.assign(
-      status,
-      verifiedFields(d?.verifyWindow, compared, nodeLive.evidence.get(name) ?? new Map(), nodeLive.readAt),
-    );
+  const evidence = nodeLive?.evidence.get(name) ?? new Map<string, TableEvidence>();
+  if (nodeLive) Object.assign(status, verifiedFields(d?.verifyWindow, compared, evidence, nodeLive.readAt));
   const observedSlot =
     slotName && publisher ? Object.values(publisher.slots).find((x) => x.name === slotName) : null;
   const facts: SyncFacts = {
@@ -197,7 +194,7 @@ function subscriptionStatus(
     liveState: live_,
     promotion: nodeLive?.promotions.get(name) ?? null,
     compared,
-    evidence: nodeLive?.evidence.get(name) ?? new Map<string, TableEvidence>(),
+    evidence,
   };
   judge(judged);
   return { status, judged };
