@@ -224,7 +224,7 @@ async function connectCounted(spec: ConnectionSpec, opts: ConnectOptions): Promi
   for (const [key, client] of kept) {
     if (open.size + opening - closing.length < sessionsBound()) break;
     kept.delete(key);
-    closing.push(client.end().catch(() => {}));
+    closing.push(closeKept(client));
   }
   opening++;
   try {
@@ -318,6 +318,16 @@ async function keep(client: pg.Client): Promise<void> {
 }
 
 /**
+ * A kept session, closed. Its socket is held again first: a command waiting on nothing else (the
+ * next connect, under the bound, waits for this end) would otherwise see the process end under
+ * it, mid-command, with exit code 0 and nothing printed.
+ */
+function closeKept(client: pg.Client): Promise<void> {
+  (client as Internals).connection.stream.ref?.();
+  return client.end().catch(() => {});
+}
+
+/**
  * What this process learnt of servers, forgotten: the kept sessions closed, the TLS refusals
  * cleared. A process that runs one command never needs it (its end closes them); one that runs
  * several (`runInProcess`, cli/main.ts) calls it after each, so a command leaves no session
@@ -327,5 +337,5 @@ export async function forgetServers(): Promise<void> {
   const sessions = [...kept.values()];
   kept.clear();
   refusedTls.clear();
-  await Promise.all(sessions.map((c) => c.end().catch(() => {})));
+  await Promise.all(sessions.map(closeKept));
 }
