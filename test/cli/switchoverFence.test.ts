@@ -463,6 +463,12 @@ describe(`the switchover fence holds against every writer (${defaultVersion()} â
     await west.query(`ALTER TABLE public.${p}_ledger ENABLE ALWAYS TRIGGER ${p}_hold`);
     const holder = await west.client();
     await holder.query('SELECT pg_advisory_lock(4242)');
+    // and a transaction with an id on west holds the switchover after its drain: the way back's
+    // slot, made next, waits for it, so the rows the writer marks 'after' (once the test has seen
+    // the drain) are written before the release, however slowly the test polls
+    const pause = await west.client();
+    await pause.query('BEGIN');
+    await pause.query('SELECT pg_current_xact_id()');
     // a superuser who turns triggers off for its session: the one writer the data fence lets
     // through; it writes throughout (rows marked 'after' once the drain is proven), every id
     // whose COMMIT returned logged
@@ -493,6 +499,7 @@ describe(`the switchover fence holds against every writer (${defaultVersion()} â
       const early = await Promise.race([running, eventually(drained, HANG_MS, 'the drain')]);
       if (early) throw new Error(`ended before the drain:\n${early.stdout}\n${early.stderr}`);
       mark = 'after';
+      await pause.query('COMMIT');
       await eventually(
         async () =>
           (await west.query(`SELECT 1 FROM pg_subscription WHERE subname = '${sub}' AND NOT subenabled`))
@@ -514,6 +521,7 @@ describe(`the switchover fence holds against every writer (${defaultVersion()} â
       await writes;
       await su.end();
       await holder.end().catch(() => {});
+      await pause.end().catch(() => {});
     }
     expect(done.code, `${done.stdout}\n${done.stderr}`).toBe(1);
     const report = JSON.parse(done.stdout) as SwitchoverReport;
