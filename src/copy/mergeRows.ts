@@ -66,3 +66,13 @@ export async function overwriteRows(client: pg.Client, t: RowTarget, rows: Array
   const sql = `UPDATE ${t.only ? 'ONLY ' : ''}${quoteTable(t.table)} SET ${assignments.join(', ')} FROM ${source(t)} WHERE ${match.join(' AND ')}`;
   return perBatch(client, t, rows, sql);
 }
+
+/** Delete the rows of these keys (each row's key columns among its values). Returns the rows deleted. */
+export async function deleteRows(client: pg.Client, t: RowTarget, rows: Array<Array<string | null>>) {
+  const match = t.keys.map((k) => {
+    const j = t.columns.indexOf(k);
+    return `${quoteTable(t.table)}.${quoteIdent(k)} = ${value(t, j)}`;
+  });
+  const sql = `DELETE FROM ${t.only ? 'ONLY ' : ''}${quoteTable(t.table)} USING ${source(t)} WHERE ${match.join(' AND ')}`;
+  return perBatch(client, t, rows, sql);
+}

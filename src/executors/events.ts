@@ -32,6 +32,7 @@ export interface ApplyEvent {
     | 'reinit.started'
     | 'reinit.slot_created'
     | 'reinit.fencing'
+    | 'reinit.missed_deletes'
     | 'reinit.waiting'
     | 'reinit.completed'
     | 'switchover.step_started'

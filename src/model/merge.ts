@@ -88,6 +88,12 @@ export interface MergeComparison extends TableComparison {
   columnTypes: string[];
 }
 
+/**
+ * The strategy merge_log records for a row only on B that the reconcile deleted there: a delete B
+ * missed (its row kept in `rowB`; `rowA` empty, A has none).
+ */
+export const MISSED_DELETE = 'missed-delete';
+
 /** One conflicting key decided: a row of `merge_log`. Rows are column → text (null for NULL). */
 export interface MergeDecision {
   merge: string;
@@ -130,6 +136,8 @@ export interface ReconciledTable {
   copiedToA: number;
   /** rows only on A, inserted on B */
   copiedToB: number;
+  /** rows only on B deleted there: deletes B missed (ReconcileOptions.missedDeletes); each in merge_log */
+  deletedB: number;
   conflicts: number;
   /** conflicts where A's row was kept (B overwritten) */
   keptA: number;

@@ -5,17 +5,15 @@
  * row changes, keyed by its key; every write is one statement per batch. So a reconcile killed
  * at any point and run again analyzes what is left and ends at the same result, with one
  * merge_log row per conflict. `manual` writes every conflict (table, key, both rows) to a file
- * and changes nothing. With nothing left to do it only reads. Given `sessions` (a merge's
+ * and changes nothing. A reinit whose inbound stream broke deletes the rows only on B instead,
+ * each logged first, children first (`missedDeletes`). With nothing left to do it only reads. Given `sessions` (a merge's
  * locked transactions) it reads rows and writes there, leaving them open: the re-check and the
  * remainder's reconcile of a final pass.
  */
-import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
-import { resolve } from 'node:path';
 import type pg from 'pg';
 import { readForeignKeysTo } from '../catalog/reinit.js';
 import { compareValues, keyId, readRowsByKey } from '../catalog/rowsByKey.js';
-import { insertRows, overwriteRows, type RowTarget } from '../copy/mergeRows.js';
+import { deleteRows, insertRows, overwriteRows, type RowTarget } from '../copy/mergeRows.js';
 import type { EventSink } from '../executors/events.js';
 import { printAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
@@ -26,17 +24,19 @@ import {
   type MergeComparison,
   type MergeDecision,
   type MergePair,
+  MISSED_DELETE,
   type ReconciledTable,
   type ReconcileResult,
 } from '../model/merge.js';
 import { type MergeStrategy, parseStrategy, resolveStrategy, strategyText } from '../model/mergeStrategy.js';
 import type { Topology } from '../model/topology.js';
 import { qualifiedName } from '../model/topology.js';
-import type { CompareSide, NotVerifiable, RowDifference, RowKey } from '../model/verify.js';
+import type { CompareSide, NotVerifiable, RowDifference } from '../model/verify.js';
 import { parentsFirst } from '../planner/compare/mergeCompare.js';
 import { isComparison } from '../planner/compare/verify.js';
 import { MergeLogStore } from '../state/mergeLog.js';
 import { analyzePair, planMergeAnalysis } from './mergeAnalyze.js';
+import { bothRows, CONFLICT_BATCH, keyRecord, rowRecord, writeConflicts } from './mergeConflicts.js';
 import { withPair } from './verify.js';
 
 export interface ReconcileOptions {
@@ -51,19 +51,15 @@ export interface ReconcileOptions {
   onEvent?: EventSink;
   /** write in these sessions (a merge's locked transactions; left open) instead of its own */
   sessions?: { a: pg.Client; b: pg.Client };
+  /**
+   * Rows only on B are deletes B missed (a reinit whose inbound stream to B broke while the way
+   * back, proven whole, brought A everything B wrote): deleted on B, each recorded with its row in
+   * merge_log on both nodes, instead of copied to A.
+   */
+  missedDeletes?: boolean;
 }
 
 const APPLICATION_NAME = 'steep merge';
-/** Conflicts decided, logged and written per round. */
-const CONFLICT_BATCH = 5000;
-
-function keyRecord(cmp: MergeComparison, key: RowKey): Record<string, string> {
-  return Object.fromEntries(cmp.publisher.keys.map((k, i) => [k.name, key[i]!]));
-}
-
-function rowRecord(cmp: MergeComparison, row: Array<string | null>): Record<string, string | null> {
-  return Object.fromEntries(cmp.publisher.columns.map((c, i) => [c, row[i] ?? null]));
-}
 
 /** The rows of `cmp` as written on the node of `side` (its `only`: an ordinary table alone). */
 function target(cmp: MergeComparison, side: CompareSide): RowTarget {
@@ -222,9 +218,15 @@ export async function reconcilePair(
       result.stopped = analysis.totals.conflicting > 0;
       if (result.stopped) return;
     }
-    const logs = await mergeLogs(topology, pair, [a, b], analysis.totals.conflicting > 0);
+    const deleting = opts.missedDeletes === true && analysis.totals.onlyB > 0;
+    const logs = await mergeLogs(topology, pair, [a, b], analysis.totals.conflicting > 0 || deleting);
     const names = cmps.map((c) => qualifiedName(c.table));
     const order = parentsFirst(names, await readForeignKeysTo(a, names));
+    // children first: a row deleted before the rows that reference it would be refused
+    const deleted = new Map<string, number>();
+    if (deleting)
+      for (const name of [...order].reverse())
+        deleted.set(name, await deleteMissed(b, pair, byName.get(name)!, diffs.get(name) ?? [], logs));
     for (const name of order) {
       const t = await reconcileTable(
         a,
@@ -234,7 +236,7 @@ export async function reconcilePair(
         byName.get(name)!,
         diffs.get(name) ?? [],
         logs,
-        opts.batchRows ?? CONFLICT_BATCH,
+        { batchRows: opts.batchRows ?? CONFLICT_BATCH, deleted: deleted.get(name) },
       );
       result.tables.push(t);
       opts.onEvent?.({
@@ -243,7 +245,7 @@ export async function reconcilePair(
         table: name,
         address: printAddress(pair),
         duration_ms: t.durationMs,
-        message: `${name}: ${t.copiedToA} rows copied to ${pair.a}, ${t.copiedToB} to ${pair.b}, ${t.conflicts} conflicts (${pair.a} kept ${t.keptA}, ${pair.b} kept ${t.keptB})`,
+        message: `${name}: ${t.copiedToA} rows copied to ${pair.a}, ${t.copiedToB} to ${pair.b}${deleting ? `, ${t.deletedB} deleted on ${pair.b} (deletes it missed)` : ''}, ${t.conflicts} conflicts (${pair.a} kept ${t.keptA}, ${pair.b} kept ${t.keptB})`,
       });
     }
   };
@@ -251,11 +253,6 @@ export async function reconcilePair(
   else await withPair(topology, [pair.a, pair.b], 'write', APPLICATION_NAME, reconcile);
   result.durationMs = Date.now() - t0;
   return result;
-}
-
-/** The rows of these keys on A and on B (those present), at once. */
-function bothRows(a: pg.Client, b: pg.Client, cmp: MergeComparison, keys: RowKey[]) {
-  return Promise.all([readRowsByKey(a, cmp.publisher, keys), readRowsByKey(b, cmp.subscriber, keys)]);
 }
 
 async function reconcileTable(
@@ -266,7 +263,7 @@ async function reconcileTable(
   cmp: MergeComparison,
   diffs: RowDifference[],
   logs: Array<{ client: pg.Client; store: MergeLogStore }>,
-  batchRows: number,
+  opts: { batchRows: number; deleted: number | undefined },
 ): Promise<ReconciledTable> {
   const t0 = Date.now();
   const name = qualifiedName(cmp.table);
@@ -275,20 +272,22 @@ async function reconcileTable(
     table: name,
     copiedToA: 0,
     copiedToB: 0,
+    deletedB: opts.deleted ?? 0,
     conflicts: 0,
     keptA: 0,
     keptB: 0,
     durationMs: 0,
   };
   const onlyA = diffs.filter((d) => d.kind === 'missing').map((d) => d.key);
-  const onlyB = diffs.filter((d) => d.kind === 'extra').map((d) => d.key);
+  // rows only on B deleted there already (deleteMissed) are not copied back
+  const onlyB = opts.deleted === undefined ? diffs.filter((d) => d.kind === 'extra').map((d) => d.key) : [];
   const conflicts = diffs.filter((d) => d.kind === 'different');
   try {
     out.copiedToB = await insertRows(b, intoB, [...(await readRowsByKey(a, cmp.publisher, onlyA)).values()]);
     out.copiedToA = await insertRows(a, intoA, [...(await readRowsByKey(b, cmp.subscriber, onlyB)).values()]);
     if (strategy.kind === 'manual') return out;
-    for (let i = 0; i < conflicts.length; i += batchRows) {
-      const batch = conflicts.slice(i, i + batchRows);
+    for (let i = 0; i < conflicts.length; i += opts.batchRows) {
+      const batch = conflicts.slice(i, i + opts.batchRows);
       const keys = batch.map((d) => d.key);
       const [rowsA, rowsB] = await bothRows(a, b, cmp, keys);
       // a key gone from a side since the analysis is left to the final pass
@@ -305,6 +304,48 @@ async function reconcileTable(
   }
   out.durationMs = Date.now() - t0;
   return out;
+}
+
+/**
+ * The rows only on B, deletes B missed (ReconcileOptions.missedDeletes): each recorded with its
+ * row in merge_log on both nodes first, then deleted on B. Returns the rows deleted.
+ */
+async function deleteMissed(
+  b: pg.Client,
+  pair: MergePair,
+  cmp: MergeComparison,
+  diffs: RowDifference[],
+  logs: Array<{ client: pg.Client; store: MergeLogStore }>,
+): Promise<number> {
+  const onlyB = diffs.filter((d) => d.kind === 'extra');
+  if (onlyB.length === 0) return 0;
+  const name = qualifiedName(cmp.table);
+  try {
+    const rows = await readRowsByKey(
+      b,
+      cmp.subscriber,
+      onlyB.map((d) => d.key),
+    );
+    // a key gone from B since the analysis needs nothing
+    const present = onlyB.filter((d) => rows.has(keyId(d.key)));
+    const decisions: MergeDecision[] = present.map((d) => ({
+      merge: pair.name,
+      table: name,
+      key: keyRecord(cmp, d.key),
+      strategy: MISSED_DELETE,
+      chosenNode: pair.a,
+      nodeA: pair.a,
+      nodeB: pair.b,
+      hashA: '',
+      hashB: d.subscriberHash ?? '',
+      rowA: {},
+      rowB: rowRecord(cmp, rows.get(keyId(d.key))!),
+    }));
+    for (const l of logs) await l.store.record(l.client, decisions);
+    return await deleteRows(b, target(cmp, cmp.subscriber), [...rows.values()]);
+  } catch (err) {
+    throw err instanceof SteepError ? err : writeFailed(name, pair, err);
+  }
 }
 
 /**
@@ -363,54 +404,4 @@ function writeFailed(name: string, pair: MergePair, err: unknown): SteepError {
     `merging ${name} between ${pair.a} and ${pair.b} ${hint ? `stopped: ${hint}` : `failed: ${(err as { message?: string }).message ?? String(err)}`}; what was written stays, and running the merge again continues from there`,
     { address: pair, cause: err },
   );
-}
-
-/**
- * `manual`: every conflict — table, key, both rows — as JSON, one conflict per line inside a
- * `conflicts` array, so a file of 100,000 conflicts streams out and reads back with any JSON
- * reader. Returns its absolute path.
- */
-async function writeConflicts(
-  a: pg.Client,
-  b: pg.Client,
-  pair: MergePair,
-  cmps: MergeComparison[],
-  diffs: Map<string, RowDifference[]>,
-  file: string,
-): Promise<string> {
-  const path = resolve(file);
-  const out = createWriteStream(path, { encoding: 'utf8' });
-  const write = async (text: string) => {
-    if (!out.write(text)) await once(out, 'drain');
-  };
-  try {
-    await write(
-      `{"merge":${JSON.stringify(pair.name)},"a":${JSON.stringify(pair.a)},"b":${JSON.stringify(pair.b)},"conflicts":[`,
-    );
-    let first = true;
-    for (const cmp of cmps) {
-      const name = qualifiedName(cmp.table);
-      const conflicts = (diffs.get(name) ?? []).filter((d) => d.kind === 'different');
-      for (let i = 0; i < conflicts.length; i += CONFLICT_BATCH) {
-        const keys = conflicts.slice(i, i + CONFLICT_BATCH).map((d) => d.key);
-        const [rowsA, rowsB] = await bothRows(a, b, cmp, keys);
-        for (const key of keys) {
-          const ra = rowsA.get(keyId(key));
-          const rb = rowsB.get(keyId(key));
-          const line = JSON.stringify({
-            table: name,
-            key: keyRecord(cmp, key),
-            rows: { [pair.a]: ra ? rowRecord(cmp, ra) : null, [pair.b]: rb ? rowRecord(cmp, rb) : null },
-          });
-          await write(`${first ? '' : ','}\n${line}`);
-          first = false;
-        }
-      }
-    }
-    await write('\n]}\n');
-  } finally {
-    out.end();
-    await once(out, 'close').catch(() => {});
-  }
-  return path;
 }

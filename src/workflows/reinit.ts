@@ -54,7 +54,7 @@ import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionStat
 import { baselinesAtCopy } from './continuity.js';
 import { requireEvidence } from './initEvidence.js';
 import { observe } from './plan.js';
-import { reconcileLooped } from './reinitLoop.js';
+import { missedDeletes, reconcileLooped } from './reinitLoop.js';
 import { failoverNow, repairSlot, slotToRepair } from './reinitSlot.js';
 import { recordSettled } from './streamPositions.js';
 
@@ -199,6 +199,22 @@ export async function reinitLoaded(
       rest === null || rest.length > 0
         ? planReinit(rest === null ? input : { ...input, request: { tables: rest } })
         : null;
+    // before the slot is made again: what broke tells a row only on the subscriber from a delete
+    // it missed, unless it may hold rows past a failover's fork; said before the confirmation
+    const missed = loop
+      ? await missedDeletes(topology, d, loop, {
+          slot: slotRepair,
+          pastFork: failover.pastFork !== undefined,
+        })
+      : null;
+    if (missed)
+      opts.onEvent({
+        event: 'reinit.missed_deletes',
+        level: missed.deleted ? 'info' : 'warn',
+        node: d.node,
+        subscription: d.name,
+        message: missed.why,
+      });
     await opts.confirm?.(
       [...(loop?.looped ?? []), ...(recipe?.tables ?? [])].sort(),
       d.node,
@@ -218,7 +234,7 @@ export async function reinitLoaded(
       await refuseDeniedFenceCalls(d, loop, pub, sub);
       opts.onPlanned?.(loop.looped, 'reconcile');
       for (const c of await moveTo('reinitializing')) opts.onEvent(stateChangeEvent(c));
-      rowsCopied = await reconcileLooped(topology, d, loop, slot, opts.onEvent);
+      rowsCopied = await reconcileLooped(topology, d, loop, slot, opts.onEvent, missed?.deleted === true);
     }
     // stage: `fresh`, or where an interrupted reinit was resumed
     let plan: { tables: string[]; stage: string } = { tables: loop?.looped ?? [], stage: 'reconcile' };
