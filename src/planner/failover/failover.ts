@@ -204,10 +204,11 @@ export function pastForkSubscriptions(desired: Topology, observed: ClusterState)
 
 /**
  * A publisher that declares no standbys may still be a promoted one (the old primary not listed
- * until it follows): the slot of a subscription enabled (or disabled by PostgreSQL at an error) is gone from it, is a failover slot, or the
- * subscription is recorded diverged. Its failover verdict is judged then (its place in its WAL
- * history read): a gap is one all the same.
- * Returns the subscription then, else undefined.
+ * until it follows): the slot of a subscription enabled (or disabled by PostgreSQL at an error)
+ * is gone from it, is a failover slot, or the subscription is recorded diverged; one recorded
+ * diverged keeps that verdict disabled however (by hand, or at an error whose counters a crash
+ * restart of its node reset). Its failover verdict is judged then (its place in its WAL history
+ * read): a gap is one all the same. Returns the subscription then, else undefined.
  */
 export function mayBePromoted(
   desired: Topology,
@@ -218,11 +219,14 @@ export function mayBePromoted(
   const pub = reachableNode(observed, d.from);
   const sub = reachableNode(observed, d.node);
   const o = sub?.subscriptions[d.name];
-  // enabled, or disabled by PostgreSQL at an error (a conflict with the old primary's rows, say)
-  if (!pub || !o || !(o.enabled || disabledOnError(o)) || o.slotNone) return undefined;
-  const slot = pub.slots[o.slot];
-  // recorded diverged: apply may have turned the slot's failover off since (the file lists no standbys)
+  // recorded diverged: apply may have turned the slot's failover off since (the file lists no
+  // standbys), and a subscription disabled then stays judged: its verdict forgotten, apply would
+  // enable it past the fork, and verify would name a full reinit where none repairs it
   const diverged = sub?.initState?.subscriptions[d.name]?.state === 'diverged';
+  // enabled, or disabled by PostgreSQL at an error (a conflict with the old primary's rows, say):
+  // one disabled by hand with nothing recorded may be a slot dropped by hand, no failover
+  if (!pub || !o || !(o.enabled || disabledOnError(o) || diverged) || o.slotNone) return undefined;
+  const slot = pub.slots[o.slot];
   return !slot || slot.failover === true || diverged ? o : undefined;
 }
 
