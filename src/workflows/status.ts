@@ -382,8 +382,8 @@ const FROM_SYNCHRONIZED: ReadonlySet<string> = new Set(VERDICT_STATES);
 
 /**
  * Each subscription's part in a failover of its publisher: the last one and the next one; one
- * whose last failover skipped changes or left phantom rows shows as diverged with the reason,
- * recorded or not yet (the next apply records it).
+ * whose last failover skipped changes or left phantom rows shows as diverged with the reason as
+ * read now (the record keeps apply's first), recorded or not yet (the next apply records it).
  */
 function withFailover(subs: SubscriptionStatus[], verdicts: FailoverVerdict[]): void {
   for (const v of verdicts) {
@@ -394,7 +394,9 @@ function withFailover(subs: SubscriptionStatus[], verdicts: FailoverVerdict[]): 
     if (v.verdict !== 'diverged') continue;
     // a synchronized init, whatever the verdict on its worker now: the failover's gap is the worse news
     if (s.state === 'synchronized' || (s.exists && FROM_SYNCHRONIZED.has(s.state))) s.state = 'diverged';
-    if (s.state === 'diverged') s.error = s.error ?? v.reasons.join('; ');
+    // the verdict read now, not the one apply recorded when it first saw it: the subscription may
+    // have been enabled, disabled or re-pointed since, and verify and reinit name this one
+    if (s.state === 'diverged') s.error = v.reasons.join('; ');
   }
 }
 

@@ -117,6 +117,21 @@ describe(`a failover without slot on a linked pair, PostgreSQL ${VERSION}`, () =
       const again = await steep(['apply', '--auto-approve']);
       expect(again.code, out(again)).toBe(0);
       expect((await row())?.subenabled).toBe(false);
+
+      // enabled by hand (disable_on_error off, so its missing slot's error leaves it enabled): no
+      // longer the no-repair case; status names the verdict read now, as verify does, not the one
+      // apply recorded while it was disabled
+      await sub.query(`ALTER SUBSCRIPTION ${SUB} SET (disable_on_error = false)`);
+      await sub.query(`ALTER SUBSCRIPTION ${SUB} ENABLE`);
+      const enabled = await steep(['status', '--check']);
+      expect(enabled.code, out(enabled)).toBe(2);
+      expect.soft(out(enabled)).not.toContain(NO_REPAIR);
+      expect
+        .soft(out(enabled))
+        .toContain(`steep reinit ${SUB} --full reconciles the tables it shares with l1_pub`);
+      const verified = await steep(['verify', SUB, '--repair']);
+      expect(verified.code, out(verified)).toBe(1);
+      expect(out(verified)).toContain(`steep reinit ${SUB} --full`);
     } finally {
       await cluster.stop();
     }
