@@ -1,6 +1,5 @@
 import type { EventSink } from '../executors/events.js';
 import { releaseFence, takeFence, waitNothingInFlight } from '../executors/reinitFence.js';
-import { adviceText } from '../model/advice.js';
 import type { MergePair } from '../model/merge.js';
 import { strategyText } from '../model/mergeStrategy.js';
 import type { SlotTrouble } from '../model/syncVerdict.js';
@@ -80,7 +79,8 @@ export interface MissedDeletes {
  * its window) and the subscriber holds no rows past a failover's fork, the publisher holds everything the subscriber
  * wrote (the fence's catch-up brings the rest), so such a row is a delete it missed: deleted,
  * kept in merge_log. Otherwise it is copied to the publisher, as any one-sided row, and the
- * reason is said with what would decide it. Null: the stream is not known to have broken.
+ * reason is said (no verify can decide it afterwards: the way back's comparison counts those same
+ * rows as missing on the publisher). Null: the stream is not known to have broken.
  */
 export async function missedDeletes(
   topology: Topology,
@@ -111,7 +111,7 @@ export async function missedDeletes(
       deleted: false,
       why:
         `${d.name} missed changes of ${d.from} (${how}), and ${unproven.map((b) => `${b.name} is ${b.verdict?.verdict ?? 'not read'}`).join(', ')}: ` +
-        `what ${d.node} wrote may not all be on ${d.from}, so ${kept} (a way back synchronized, \`${adviceText('verify', unproven[0]!.name)}\` first, would tell them apart)`,
+        `what ${d.node} wrote may not all be on ${d.from}, so ${kept} (docs/repair.md)`,
     };
   return {
     deleted: true,
