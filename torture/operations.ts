@@ -1401,6 +1401,7 @@ async function keylessWrites(world: World, n: number): Promise<void> {
  * (issue 62: the new publication's creation waited for ever on a slot that could not move, then
  * the rows written meanwhile were skipped). steep must gate it `data-gap` without creating
  * anything; the way out, followed: enabled with its publications as they are, then the rename.
+ * Beside a slot gone or invalidated there is no position to protect: the rename goes through.
  */
 const renamePubDisabled: Operation = {
   name: 'rename-publication-disabled',
@@ -1413,6 +1414,21 @@ const renamePubDisabled: Operation = {
     await writesOnPrimary(world, 30, 'while the subscription is disabled');
     world.file.pubs = [next];
     world.writeFile();
+    // a slot gone or invalidated (a failover lost it) stands nowhere: what the subscription missed
+    // is a gap already, whose way out copies every table, so the rename is not gated again
+    const [sub] = await world.subscriber.query<{ slot: string }>(
+      'SELECT subslotname AS slot FROM pg_subscription WHERE subname = $1',
+      [world.file.sub],
+    );
+    const standing = await world.publisher.query(
+      "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND wal_status IS DISTINCT FROM 'lost'",
+      [sub?.slot],
+    );
+    if (standing.length === 0) {
+      const renamed = await world.steep(['apply', '--auto-approve', '--allow-destroy']);
+      expectCode(renamed, [0], `steep apply of publication ${old} renamed ${next} beside a lost slot`);
+      return `publication ${old} renamed ${next} while disabled, its slot gone: not gated (the slot's way out copies every table)`;
+    }
     const refused = await world.steep(['apply', '--auto-approve', '--allow-destroy']);
     const said = `${refused.stdout}\n${refused.stderr}`;
     if (refused.code !== 1 || !/--allow-hazard data-gap/.test(said))

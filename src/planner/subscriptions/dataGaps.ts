@@ -376,6 +376,10 @@ export function disabledJoinGap(
   o: ObservedSubscription,
 ): Hazard[] {
   if (o.enabled || o.slotNone) return [];
+  // its slot gone or invalidated stands nowhere: all it missed is a gap already, whose way out
+  // (status, the failover's verdict) copies every table, these too
+  const slots = ctx.node(d.from)?.slots;
+  if (slots && (slots[o.slot] === undefined || slots[o.slot]!.walStatus === 'lost')) return [];
   const gained = d.publications.filter((p) => !o.publications.includes(p));
   if (gained.length === 0) return [];
   const tables = copiedTables(ctx.desired, ctx.observed, { ...d, publications: gained })
