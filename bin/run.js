@@ -20,5 +20,16 @@ globalThis.oclif = { ...globalThis.oclif, enableAutoTranspile: false };
 // files instead of ~500 modules
 const { execute } = require('../dist/bundle/main.cjs');
 
+// V8 (Node 20) optimises a function once it has run ~66 KB of bytecode (--interrupt-budget) three
+// times; a command like plan runs most of its code a few hundred times and exits, and TurboFan's
+// compiles of it cost more CPU than they save (the plan bench: 784 -> 673 ms of CPU). Four times
+// that budget: code that stays hot, a copy's or a long parse's, is still optimised, a little
+// later (validate of 50k keys unchanged). Set once the bundle's first files are loaded: setting a
+// flag changes V8's flag hash, and built-in modules loaded after it compile without node's
+// embedded code cache. Node 22+ tiers up through Maglev first, and its compile cache is keyed by
+// that hash: left as it is there.
+if (process.versions.node.startsWith('20.'))
+  require('node:v8').setFlagsFromString('--interrupt-budget=270336');
+
 // oclif finds the package root (package.json) from the directory it is given
 execute({ dir: path.join(__dirname, '..') });
