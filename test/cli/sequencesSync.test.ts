@@ -156,6 +156,10 @@ describe('sequences sync', () => {
     await writer;
     expect(outcome(during, 'public.sq_owned_id_seq').action).toBe('set');
     expect(outcome(during, 'public.sq_s_def').action).toBe('set');
+    // one more row each once the writer stopped: both sequences are past what that sync read
+    // (the writer may have stopped before its next row of either)
+    await east.query(`INSERT INTO public.sq_owned (v) VALUES ('after')`);
+    await east.query(`INSERT INTO public.sq_def (v) VALUES ('after')`);
     await waitCaughtUp(east, SUB);
     expect(await digests(west, TABLES)).toEqual(await digests(east, TABLES));
 
