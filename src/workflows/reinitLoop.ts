@@ -12,7 +12,7 @@ import { withPair } from './verify.js';
 /**
  * A reinit of tables replicated both ways (planner/init/reinitLoop.ts): fence the application's writes
  * to them on both nodes, wait until nothing of them is in flight, reconcile them as a merge does
- * in the fence's sessions, and let the writes go on. Returns the rows written.
+ * in the fence's sessions, and let the writes go on. Returns the rows written (deleted ones too).
  */
 
 /** How long each subscription may take to apply what its publisher committed before the fence. */
@@ -56,7 +56,10 @@ export async function reconcileLooped(
         onEvent,
         missedDeletes,
       });
-      return result.tables.reduce((n, t) => n + t.copiedToA + t.copiedToB + t.keptA + t.keptB, 0);
+      return result.tables.reduce(
+        (n, t) => n + t.copiedToA + t.copiedToB + t.deletedB + t.keptA + t.keptB,
+        0,
+      );
     } finally {
       await releaseFence(sessions, loop, nodes);
     }
@@ -76,9 +79,9 @@ export interface MissedDeletes {
  * or a gap status names) missed the publisher's deletes as well as its inserts, and a row only
  * on the subscriber is either such a delete or a write of the subscriber the way back has not
  * brought. Where every way back is `synchronized` (streaming with no known hole, compared within
- * its window) and the subscriber holds no rows past a failover's fork, the publisher holds everything the subscriber
- * wrote (the fence's catch-up brings the rest), so such a row is a delete it missed: deleted,
- * kept in merge_log. Otherwise it is copied to the publisher, as any one-sided row, and the
+ * its window) and the subscriber holds no rows past a failover's fork, the publisher holds
+ * everything the subscriber wrote (the fence's catch-up brings the rest), so such a row is a
+ * delete it missed: deleted, kept in merge_log. Otherwise it is copied to the publisher, as any one-sided row, and the
  * reason is said (no verify can decide it afterwards: the way back's comparison counts those same
  * rows as missing on the publisher). Null: the stream is not known to have broken.
  */
