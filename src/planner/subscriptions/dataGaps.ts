@@ -1,3 +1,13 @@
+/**
+ * Data gaps (docs/steep-yaml.md): tables that join a subscription whose init copies nothing (`none`, or a
+ * `manual` one whose restore is done) are refreshed with `copy_data = false`, so the rows they
+ * already hold on the publisher never arrive. The file must say what to do: `init.newTables:
+ * copy` copies just those tables (PostgreSQL's refresh copies only tables new to the
+ * subscription), `skip` means the DBA vouches they are already there (hazard `data-gap`).
+ * Without it the plan refuses. A copy into joining tables that already hold rows on the
+ * subscriber would hit their keys (or duplicate rows): as for a new subscription, a plan error
+ * unless `init.existingData: truncate` (they are emptied first); `keep` cannot hold for a copy.
+ */
 import { subscriptionAddress } from '../../model/address.js';
 import { adviceText, advise, printable, withheld } from '../../model/advice.js';
 import type { ClusterState, ObservedNode, ObservedSubscription } from '../../model/cluster.js';
@@ -13,17 +23,6 @@ import { fedUpstream } from '../../model/verify.js';
 import { listText, type PlanContext } from '../context.js';
 import { adviceSubject, copiedTables, heldTables } from '../init/initCopy.js';
 import { truncateTablesSql, tx } from '../sqlBuild.js';
-
-/**
- * Data gaps (docs/steep-yaml.md): tables that join a subscription whose init copies nothing (`none`, or a
- * `manual` one whose restore is done) are refreshed with `copy_data = false`, so the rows they
- * already hold on the publisher never arrive. The file must say what to do: `init.newTables:
- * copy` copies just those tables (PostgreSQL's refresh copies only tables new to the
- * subscription), `skip` means the DBA vouches they are already there (hazard `data-gap`).
- * Without it the plan refuses. A copy into joining tables that already hold rows on the
- * subscriber would hit their keys (or duplicate rows): as for a new subscription, a plan error
- * unless `init.existingData: truncate` (they are emptied first); `keep` cannot hold for a copy.
- */
 
 /** What a refresh does about the tables joining the subscription; `changes`: what its step records of that. */
 export interface NewTablesDecision {
