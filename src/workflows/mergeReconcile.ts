@@ -5,10 +5,10 @@
  * row changes, keyed by its key; every write is one statement per batch. So a reconcile killed
  * at any point and run again analyzes what is left and ends at the same result, with one
  * merge_log row per conflict. `manual` writes every conflict (table, key, both rows) to a file
- * and changes nothing. A reinit whose inbound stream broke deletes the rows only on B instead,
- * each logged first, children first (`missedDeletes`). With nothing left to do it only reads. Given `sessions` (a merge's
- * locked transactions) it reads rows and writes there, leaving them open: the re-check and the
- * remainder's reconcile of a final pass.
+ * and changes nothing. A reinit whose inbound stream broke deletes the rows only on B instead
+ * of copying them, each logged first, children first (`missedDeletes`). With nothing left to do
+ * it only reads. Given `sessions` (a merge's locked transactions) it reads rows and writes there,
+ * leaving them open: the re-check and the remainder's reconcile of a final pass.
  */
 import type pg from 'pg';
 import { readForeignKeysTo } from '../catalog/reinit.js';
