@@ -66,6 +66,15 @@ function holdBounds(found: Found): void {
   if (found.list.length > 0) throw new OperationFailed(found.sentences.join('\n'));
 }
 
+/** The subscription's slot on pa, read from pb (it keeps the name it had through a rename, renamedFrom). */
+async function subscriptionSlot(world: World): Promise<string> {
+  const [row] = await world.subscriber.query<{ slot: string }>(
+    'SELECT subslotname AS slot FROM pg_subscription WHERE subname = $1',
+    [world.file.sub],
+  );
+  return row!.slot;
+}
+
 function expectCode(r: CliResult, codes: number[], what: string): void {
   if (!codes.includes(r.code))
     throw new OperationFailed(
@@ -1185,11 +1194,7 @@ const switchoverInbound: Operation = {
         await arrived(pa, 10);
         await third.stop();
         await waitCaughtUp(third.node, INBOUND);
-        const [ts] = await world.subscriber.query<{ slot: string }>(
-          'SELECT subslotname AS slot FROM pg_subscription WHERE subname = $1',
-          [world.file.sub],
-        );
-        await waitCaughtUp(pa, ts!.slot);
+        await waitCaughtUp(pa, await subscriptionSlot(world));
         const missing = await thirdIdsMissing(world);
         await pa.query(`DROP SUBSCRIPTION ${INBOUND}`);
         world.inbound.delete(INBOUND);
@@ -1416,13 +1421,9 @@ const renamePubDisabled: Operation = {
     world.writeFile();
     // a slot gone or invalidated (a failover lost it) stands nowhere: what the subscription missed
     // is a gap already, whose way out copies every table, so the rename is not gated again
-    const [sub] = await world.subscriber.query<{ slot: string }>(
-      'SELECT subslotname AS slot FROM pg_subscription WHERE subname = $1',
-      [world.file.sub],
-    );
     const standing = await world.publisher.query(
       "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND wal_status IS DISTINCT FROM 'lost'",
-      [sub?.slot],
+      [await subscriptionSlot(world)],
     );
     if (standing.length === 0) {
       const renamed = await world.steep(['apply', '--auto-approve', '--allow-destroy']);
@@ -1740,12 +1741,7 @@ const slotInvalidated: Operation = {
   name: 'slot-invalidated',
   run: async (world) => {
     const pa = world.publisher;
-    // its slot keeps the name it had through a rename (renamedFrom)
-    const [row] = await world.subscriber.query<{ slot: string }>(
-      'SELECT subslotname AS slot FROM pg_subscription WHERE subname = $1',
-      [world.file.sub],
-    );
-    const slot = row!.slot;
+    const slot = await subscriptionSlot(world);
     world.file.disabled = true;
     world.writeFile();
     await apply(world);
