@@ -130,6 +130,8 @@ export interface ObservedSlot {
   confirmedFlushLsn: string | null;
   /** 14–17: the publication it cannot decode past (catalog/publicationHole.ts); absent: none, or not read */
   stuckAt?: string;
+  /** 18: the publications its next changes skip, missing where they were committed (catalog/publicationHole.ts); absent: none, or not read */
+  skips?: string[];
   restartLsn: string | null;
   temporary: boolean;
   /** PG 17+ */

@@ -77,6 +77,11 @@ export interface ContinuityFacts {
   publications: Record<string, number>;
   /** the table's columns on both sides now (absent: not read, the baseline's are kept) */
   columns?: ColumnIdentityFacts;
+  /**
+   * 18: the publications the subscription's slot will skip, missing under their name where
+   * changes it has still to send were committed (catalog/publicationHole.ts); absent: none seen
+   */
+  skipped?: readonly string[];
   /** now (ISO 8601) */
   now: string;
 }
@@ -135,6 +140,12 @@ function breakReason(base: ContinuityBaseline, f: ContinuityFacts): string {
   return `${f.table} left publication ${byOid} on ${f.from}: ${NEVER_SENT}`;
 }
 
+/** Why the stream of `f.table` broke where its slot skips every publication it is published through. */
+function skipReason(skipped: readonly Membership[], f: ContinuityFacts): string {
+  const names = [...new Set(skipped.map((m) => m.publication))].join(', ');
+  return `publication ${names} on ${f.from} did not exist under that name where changes ${f.subscription}'s slot has still to send were committed (renamed and back, or dropped and created again, by hand): PostgreSQL 18 skips it there, so changes to ${f.table} made meanwhile are never sent`;
+}
+
 /**
  * The continuity of one table: `baseline` is what steep recorded (null: nothing, or another
  * instance's), `f` the facts now. `changed`: the baseline to record differs from the one read.
@@ -144,7 +155,9 @@ function breakReason(base: ContinuityBaseline, f: ContinuityFacts): string {
  * - no baseline: this reading starts one;
  * - otherwise continuous while one membership of the baseline still holds unchanged (changes kept
  *   flowing through it), and the baseline follows the memberships now; a gap when none does;
- * - and while no column name of the baseline is another column now (model/columnIdentity.ts).
+ * - and while no column name of the baseline is another column now (model/columnIdentity.ts);
+ * - and while its slot does not skip every publication it is published through (18: one renamed
+ *   away and back keeps its oid and memberships, and only the slot's decoding tells).
  */
 export function continuity(baseline: ContinuityBaseline | null, f: ContinuityFacts): Continuity {
   const base = baseline && baseline.subscriptionOid === f.subscriptionOid ? baseline : null;
@@ -173,6 +186,13 @@ export function continuity(baseline: ContinuityBaseline | null, f: ContinuityFac
   if (!base || base.members.length === 0)
     return { verdict: 'continuous', baseline: start(null), changed: true };
   if (base.members.some((m) => f.members.some((n) => same(m, n)))) {
+    const skipped = f.members.filter((m) => f.skipped?.includes(m.publication));
+    if (skipped.length === f.members.length)
+      return {
+        verdict: 'gap',
+        baseline: { ...base, gap: { since: f.now, reason: skipReason(skipped, f) } },
+        changed: true,
+      };
     if (ids?.reason)
       return {
         verdict: 'gap',

@@ -229,9 +229,15 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
   await recordFailoverGaps(topology, plan, opts.onEvent);
   if (plan.steps.length === 0)
     return { runId, completed: [], failed: [], notRun: [], interrupted: [], stopped: false };
-  // a publication that changes: the gaps before it are recorded, steep's own change adopted after
+  // a publication that changes: the gaps before it are recorded, steep's own change adopted after;
+  // a subscription enabled: the gaps before it are recorded (on 18 its slot then streams past
+  // what it skips, and no later reading sees that gap)
+  const publications = plan.steps.some((s) => s.address.kind === 'publication');
+  const enables = plan.steps.some((s) =>
+    s.changes.some((c) => c.path === 'enabled' && c.before === false && c.after === true),
+  );
   const continuity =
-    plan.steps.some((s) => s.address.kind === 'publication') &&
+    (publications || enables) &&
     (await continuityAroundApply(topology, async () => opts.observed ?? observe(topology)));
   const clients = await lockNodes(topology, plan);
   try {
@@ -297,7 +303,7 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
       );
     }
     const stillCopying = await joinedTablesCopying(outcome.completed, clients);
-    if (continuity)
+    if (continuity && publications)
       await continuityAroundApply(topology, async () => settled ?? observe(topology), clients, continuity);
     // a subscription created or refreshed: the baselines of its copies are taken now (model/continuity.ts)
     if (outcome.completed.some((s) => s.address.kind === 'subscription'))

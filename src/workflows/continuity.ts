@@ -73,6 +73,7 @@ function judgeSubscription(
   const streaming = state === undefined || STREAMING.has(state);
   if (!streaming && !copied) return null;
   const publications = Object.fromEntries(Object.values(publisher.publications).map((p) => [p.name, p.oid]));
+  const skipped = o.slot && !o.slotNone ? publisher.slots[o.slot]?.skips : undefined;
   const gaps: TableGap[] = [];
   const record: ContinuityBaseline[] = [];
   for (const t of o.tables) {
@@ -106,6 +107,7 @@ function judgeSubscription(
       members,
       publications,
       ...(both ? { columns: both } : {}),
+      ...(skipped ? { skipped } : {}),
       now,
     });
     const columnGap = c.verdict === 'gap' && c.baseline.gap?.kind === 'columns';

@@ -79,8 +79,11 @@ export async function observe(
       markBinaryless(topology, observed),
       observeStreamPositions(topology, observed),
       observeRestorePoints(topology, observed),
-      markColumnGaps(topology, observed).catch(() => {}),
-      markStuckSlots(topology, observed).catch(() => {}),
+      // continuity judges what the slots skip (18): read first
+      markStuckSlots(topology, observed)
+        .catch(() => {})
+        .then(() => markColumnGaps(topology, observed))
+        .catch(() => {}),
     ]);
   }
   return observed;

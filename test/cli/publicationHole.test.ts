@@ -18,8 +18,8 @@ import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topology
  * Then, 14–17 only: renamed and renamed back while the subscription is disabled (named before the
  * ENABLE), and re-created under apply's init (its follow gives up naming it, and the way out that
  * re-copies, init cancel then apply, converges). On 18 a rename there and back skips the changes
- * in between with no catalog trace (16 of 171 acknowledged ids missing and `status --check` exit
- * 0 in a probe): a hole of the stream's facts (issue 80, item 1), not a wait.
+ * in between with no catalog trace but the slot's own decoding: a gap read before the slot streams
+ * past it (test/cli/gapCases.test.ts), not a wait.
  */
 const APP = { user: 'hole_app', password: 'hole-app-secret-1' };
 const SUB = 'hole_sub';

@@ -72,6 +72,11 @@ export interface GapChange {
   applyFails?: RegExp;
   /** west's apply worker disabled around it, so west applies it late */
   lag?: boolean;
+  /**
+   * with `lag`: `status` read before the ENABLE (a scheduled reading), or `apply`: the ENABLE
+   * made by `steep apply` (the file says enabled), with no reading before it
+   */
+  lagEnds?: 'status' | 'apply';
   /** the application does not write while it runs */
   quiet?: boolean;
   /** no steep reading after it, only its copies waited for: the next change is judged with it */
@@ -215,7 +220,11 @@ export async function runGapCase(c: GapCase, cluster: TestCluster): Promise<void
         if (change.applyFails) expect(shown(own)).toMatch(change.applyFails);
         for (const r of change.says ?? []) expect(own.stdout).toMatch(r);
       }
-      if (change.lag) await west.query(`ALTER SUBSCRIPTION ${GAP_SUB} ENABLE`);
+      if (change.lag && change.lagEnds === 'status') await steep(['status']);
+      if (change.lag && change.lagEnds === 'apply') {
+        const enabled = await steep(['apply', '--auto-approve']);
+        expect(enabled.code, shown(enabled)).toBe(0);
+      } else if (change.lag) await west.query(`ALTER SUBSCRIPTION ${GAP_SUB} ENABLE`);
       const after = await memberships(east, change.recreates ?? []);
       for (const [i, t] of (change.recreates ?? []).entries())
         expect(after[i], `${t}'s membership row re-created`).not.toBe(before[i]);

@@ -75,6 +75,24 @@ describe('continuity (model/continuity.ts)', () => {
     expect(c.baseline.gap?.reason).toMatch(/^publication shop_pub on east was dropped and created again/);
   });
 
+  it('18: a slot that skips every publication the table is published through is a gap; one that flows is not', () => {
+    const b = baseline([rel(5)]);
+    const c = continuity(b, { ...facts([rel(5)]), skipped: ['shop_pub'] });
+    expect(c.verdict).toBe('gap');
+    expect(c.baseline.gap?.reason).toMatch(
+      /^publication shop_pub on east did not exist under that name where changes shop_sub's slot has still to send were committed .*PostgreSQL 18 skips it there, so changes to public\.customers made meanwhile are never sent$/,
+    );
+    // another publication still sent it meanwhile
+    const two = [rel(5), rel(6, 'other_pub', 101)];
+    const flows = continuity(baseline(two), {
+      ...facts(two, { shop_pub: 100, other_pub: 101 }),
+      skipped: ['shop_pub'],
+    });
+    expect(flows.verdict).toBe('continuous');
+    // a table with no baseline yet: this reading starts one, the next judges it
+    expect(continuity(null, { ...facts([rel(5)]), skipped: ['shop_pub'] }).verdict).toBe('continuous');
+  });
+
   it('a rename keeps the oid: the subscription no longer lists it', () => {
     const c = continuity(baseline([rel(5)]), facts([], { shop_pub2: 100 }));
     expect(c.baseline.gap?.reason).toMatch(/^publication shop_pub on east was renamed to shop_pub2/);
