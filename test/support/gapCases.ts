@@ -63,7 +63,8 @@ export interface GapChange {
    * now on, applied (its output says `says`)
    */
   sql?: string[];
-  westSql?: string[];
+  /** on west after `sql`; a function reads east first (a position to give west by hand) */
+  westSql?: string[] | ((east: TestNode, west: TestNode) => Promise<string[]>);
   published?: string[];
   says?: RegExp[];
   /** more arguments of steep's own apply of `published` (`--allow-hazard data-gap`, `--no-wait`) */
@@ -212,7 +213,9 @@ export async function runGapCase(c: GapCase, cluster: TestCluster): Promise<void
       if (change.quiet) await writers.at(-1)!.stop();
       if (change.lag) await west.query(`ALTER SUBSCRIPTION ${GAP_SUB} DISABLE`);
       for (const sql of change.sql ?? []) await east.query(sql);
-      for (const sql of change.westSql ?? []) await west.query(sql);
+      const westSql =
+        typeof change.westSql === 'function' ? await change.westSql(east, west) : change.westSql;
+      for (const sql of westSql ?? []) await west.query(sql);
       if (change.published) {
         path = config(c, cluster, change.published);
         const own = await steep(['apply', '--auto-approve', ...(change.flags ?? [])]);
