@@ -38,6 +38,22 @@ export type StartArena = (
   standby: TortureModel['standby'],
 ) => Promise<Arena>;
 
+/** How long the end of a sequence waits for the application's writes under way before its servers stop under them. */
+export const WRITERS_STOP_MS = 10_000;
+
+/** Whether `p` settles within `ms` (its rejection counts as settled). */
+async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((res) => {
+    timer = setTimeout(() => res(false), ms);
+  });
+  const settled = p.then(
+    () => true,
+    () => true,
+  );
+  return Promise.race([settled, late]).finally(() => clearTimeout(timer));
+}
+
 /**
  * The real referee: performs an operation through the CLI in a world of real servers, then the
  * oracle; then the follow-up the operation requires (a switchover's rollback, a failover's
@@ -45,7 +61,10 @@ export type StartArena = (
  */
 class WorldReferee implements Arena {
   readonly result: SequenceResult;
-  constructor(readonly world: World) {
+  constructor(
+    readonly world: World,
+    private readonly writersStopMs = WRITERS_STOP_MS,
+  ) {
     this.result = {
       version: world.version,
       method: world.file.method,
@@ -78,18 +97,47 @@ class WorldReferee implements Arena {
     throw new Disagreement(found.join('\n'));
   }
 
+  /**
+   * The servers down, however the sequence ended. The application stops first, but a write of it
+   * may never return (a commit on pa waiting for a synchronous standby whose slot is lost: nightly
+   * seed 180090 left its servers up until the run ended): past `writersStopMs` the servers stop
+   * under it, which ends it.
+   */
   async stop(): Promise<void> {
-    await this.world.stopWriters().catch(() => {});
+    const writers = this.world.stopWriters();
+    const ended = await settlesWithin(writers, this.writersStopMs);
+    if (!ended)
+      this.world.say(
+        `the application's writes did not end within ${this.writersStopMs} ms: servers stopped under them`,
+      );
     await this.world.stop();
+    if (!ended) await settlesWithin(writers, this.writersStopMs);
   }
 }
 
-/** The real arena: servers, and the application writing throughout. */
-export const startWorldArena: StartArena = async (version, method, standby) => {
-  const world = await startWorld(version as PgMajor, method, standby);
+/** The arena of a world already started: the application starts writing there. */
+export function worldArena(world: World, writersStopMs = WRITERS_STOP_MS): Arena {
   world.startWriters();
-  return new WorldReferee(world);
-};
+  return new WorldReferee(world, writersStopMs);
+}
+
+/** The real arena: servers, and the application writing throughout. */
+export const startWorldArena: StartArena = async (version, method, standby) =>
+  worldArena(await startWorld(version as PgMajor, method, standby));
+
+/** the arenas of sequences not ended yet: a test's ceiling abandons its sequence where it hangs */
+const running = new Set<Arena>();
+
+/**
+ * Stops the arenas of sequences a test's ceiling abandoned (after each test of the harness: their
+ * servers would run until the process ends); how many.
+ */
+export async function stopAbandoned(): Promise<number> {
+  const left = [...running];
+  running.clear();
+  await Promise.all(left.map((a) => a.stop().catch(() => {})));
+  return left.length;
+}
 
 /**
  * One sequence: a fresh arena (the real one: servers, the application writing throughout), the
@@ -103,12 +151,14 @@ export async function runSequence(
 ): Promise<SequenceResult> {
   const model = initialModel(version, seq);
   const arena = await start(version, seq.method, model.standby);
+  running.add(arena);
   try {
     await arena.perform(initialApply, FIRST_CHOICES);
     await fc.asyncModelRun(() => ({ model, real: arena }), seq.commands);
   } catch (err) {
     if (!(err instanceof Disagreement)) throw err;
   } finally {
+    running.delete(arena);
     await arena.stop();
   }
   return arena.result;

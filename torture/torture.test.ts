@@ -1,9 +1,9 @@
 import { appendFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { faultVersions } from '../test/support/cluster.js';
 import type { DrawOptions } from './commands.js';
 import { NIGHTLY_MAX_OPS, nightlySet, parseShard, shard } from './nightly.js';
-import { describeFailure, type SequenceResult, torture } from './sequence.js';
+import { describeFailure, type SequenceResult, stopAbandoned, torture } from './sequence.js';
 
 /**
  * `npm run torture`: fast-check draws sequences of operations (its commands API), the oracle after
@@ -42,6 +42,12 @@ const log = (version: number, seed: number, res: SequenceResult) => {
   );
   for (const d of res.disagreements) console.log(`  ${d}`);
 };
+
+// a sequence its test's ceiling abandoned: its servers down before the next test
+afterEach(async () => {
+  const n = await stopAbandoned();
+  if (n > 0) console.log(`torture: the servers of ${n} sequence(s) a test's ceiling abandoned stopped`);
+});
 
 const nightly = env.TORTURE_NIGHTLY === '1';
 const part = env.TORTURE_SHARD ? parseShard(env.TORTURE_SHARD) : { i: 1, n: 1 };

@@ -323,11 +323,11 @@ export class World {
     }
   }
 
-  /** the servers down: pa, pb (and the standby), and pc if it was started */
+  /** the servers down: pa, pb (and the standby), and pc if it was started, then pc's writer (its write ends with them) */
   async stop(): Promise<void> {
-    await this.third?.stop();
     await this.third?.cluster.stop();
     await this.cluster.stop();
+    await this.third?.stop();
   }
 
   /** the tables a subscription of the file carries */

@@ -1,10 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { FIRST_CHOICES } from '../../torture/choices.js';
 import { ciRun } from '../../torture/coverage.js';
 import { initialApply } from '../../torture/operations.js';
 import { oracle } from '../../torture/oracle.js';
 import { SELF_TESTS } from '../../torture/selfTests.js';
-import { describeFailure, torture } from '../../torture/sequence.js';
+import { describeFailure, stopAbandoned, torture, worldArena } from '../../torture/sequence.js';
 import { startWorld } from '../../torture/world.js';
 import { faultVersions } from '../support/cluster.js';
 import { eventually, HANG_MS } from '../support/topologyFile.js';
@@ -18,6 +18,9 @@ import { eventually, HANG_MS } from '../support/topologyFile.js';
  * fast-check draws from it, unshrunk (shrinking is minutes a step): a failure prints the seed and
  * path that replay it, and `npm run torture -- --seed S` shrinks it.
  */
+// a sequence its test's ceiling abandoned: its servers down before the next test
+afterEach(async () => void (await stopAbandoned()));
+
 describe.each(faultVersions())('torture on PostgreSQL %i', (version) => {
   it.each(ciRun(version))(
     'seed %s: 0 disagreements',
@@ -30,8 +33,9 @@ describe.each(faultVersions())('torture on PostgreSQL %i', (version) => {
 
   it(`the oracle disagrees: ${SELF_TESTS.map((t) => t.name).join(', ')}`, async () => {
     const world = await startWorld(version, 'snapshot', null);
+    // stopped as a sequence's world is: the servers go down even under a write that never returns
+    const arena = worldArena(world);
     try {
-      world.startWriters();
       await initialApply.run(world, FIRST_CHOICES);
       expect(await oracle(world)).toEqual([]);
       for (const t of SELF_TESTS) {
@@ -50,8 +54,7 @@ describe.each(faultVersions())('torture on PostgreSQL %i', (version) => {
       }
       expect(await oracle(world), 'every case repaired').toEqual([]);
     } finally {
-      await world.stopWriters();
-      await world.cluster.stop();
+      await arena.stop();
     }
   }, 400_000);
 });
