@@ -124,7 +124,7 @@ export function keepPhantomsFirst(d: FailoverSubject): string {
  */
 export function fullCopyDoes(d: FailoverSubject, plain: string): string {
   if (!d.wayBack) return plain;
-  return `reconciles the tables it shares with ${d.wayBack.back} in place (a row only one node holds goes to the other, a key on both takes ${d.from}'s row; so a row deleted on ${d.from} since the failover, a delete ${d.node} never received, comes back) and copies the others again`;
+  return `reconciles the tables it shares with ${d.wayBack.back} in place (a row only one node holds goes to the other, a key on both takes ${d.from}'s row; so a row deleted on ${d.from} since the failover, a delete ${d.node} never received, comes back; each row it copies back is kept in merge_log, strategy copied-back) and copies the others again`;
 }
 
 /**

@@ -94,6 +94,13 @@ export interface MergeComparison extends TableComparison {
  */
 export const MISSED_DELETE = 'missed-delete';
 
+/**
+ * The strategy merge_log records for a row only on B that the reconcile copied to A where B's
+ * inbound stream broke and nothing proves the row is not a delete B missed: a DBA finds there the
+ * rows that came back (`rowB` the row; `rowA` empty, A had none).
+ */
+export const COPIED_BACK = 'copied-back';
+
 /** One conflicting key decided: a row of `merge_log`. Rows are column → text (null for NULL). */
 export interface MergeDecision {
   merge: string;

@@ -6,7 +6,8 @@
  * at any point and run again analyzes what is left and ends at the same result, with one
  * merge_log row per conflict. `manual` writes every conflict (table, key, both rows) to a file
  * and changes nothing. A reinit whose inbound stream broke deletes the rows only on B instead
- * of copying them, each logged first, children first (`missedDeletes`). With nothing left to do
+ * of copying them, each logged first, children first (`missedDeletes`); one where that is unproven
+ * logs each such row before copying it (`logCopiedBack`). With nothing left to do
  * it only reads. Given `sessions` (a merge's locked transactions) it reads rows and writes there,
  * leaving them open: the re-check and the remainder's reconcile of a final pass.
  */
@@ -18,6 +19,7 @@ import type { EventSink } from '../executors/events.js';
 import { printAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
 import {
+  COPIED_BACK,
   chooseSide,
   constraintHint,
   type MergeAnalysis,
@@ -57,6 +59,12 @@ export interface ReconcileOptions {
    * merge_log on both nodes, instead of copied to A.
    */
   missedDeletes?: boolean;
+  /**
+   * Rows only on B may be deletes B missed, unproven either way: copied to A, each recorded with
+   * its row in merge_log on both nodes first (strategy copied-back), so the ones that came back
+   * can be found and deleted again.
+   */
+  logCopiedBack?: boolean;
 }
 
 const APPLICATION_NAME = 'steep merge';
@@ -219,7 +227,8 @@ export async function reconcilePair(
       if (result.stopped) return;
     }
     const deleting = opts.missedDeletes === true && analysis.totals.onlyB > 0;
-    const logs = await mergeLogs(topology, pair, [a, b], analysis.totals.conflicting > 0 || deleting);
+    const logOnlyB = deleting || (opts.logCopiedBack === true && analysis.totals.onlyB > 0);
+    const logs = await mergeLogs(topology, pair, [a, b], analysis.totals.conflicting > 0 || logOnlyB);
     const names = cmps.map((c) => qualifiedName(c.table));
     const order = parentsFirst(names, await readForeignKeysTo(a, names));
     // children first: a row deleted before the rows that reference it would be refused
@@ -236,7 +245,11 @@ export async function reconcilePair(
         byName.get(name)!,
         diffs.get(name) ?? [],
         logs,
-        { batchRows: opts.batchRows ?? CONFLICT_BATCH, deleted: deleted.get(name) },
+        {
+          batchRows: opts.batchRows ?? CONFLICT_BATCH,
+          deleted: deleted.get(name),
+          logCopiedBack: opts.logCopiedBack === true,
+        },
       );
       result.tables.push(t);
       opts.onEvent?.({
@@ -263,7 +276,7 @@ async function reconcileTable(
   cmp: MergeComparison,
   diffs: RowDifference[],
   logs: Array<{ client: pg.Client; store: MergeLogStore }>,
-  opts: { batchRows: number; deleted: number | undefined },
+  opts: { batchRows: number; deleted: number | undefined; logCopiedBack: boolean },
 ): Promise<ReconciledTable> {
   const t0 = Date.now();
   const name = qualifiedName(cmp.table);
@@ -284,7 +297,12 @@ async function reconcileTable(
   const conflicts = diffs.filter((d) => d.kind === 'different');
   try {
     out.copiedToB = await insertRows(b, intoB, [...(await readRowsByKey(a, cmp.publisher, onlyA)).values()]);
-    out.copiedToA = await insertRows(a, intoA, [...(await readRowsByKey(b, cmp.subscriber, onlyB)).values()]);
+    const backRows = await readRowsByKey(b, cmp.subscriber, onlyB);
+    if (opts.logCopiedBack) {
+      const decisions = onlyBDecisions(pair, cmp, diffs, backRows, COPIED_BACK);
+      for (const l of logs) await l.store.record(l.client, decisions);
+    }
+    out.copiedToA = await insertRows(a, intoA, [...backRows.values()]);
     if (strategy.kind === 'manual') return out;
     for (let i = 0; i < conflicts.length; i += opts.batchRows) {
       const batch = conflicts.slice(i, i + opts.batchRows);
@@ -326,26 +344,42 @@ async function deleteMissed(
       cmp.subscriber,
       onlyB.map((d) => d.key),
     );
-    // a key gone from B since the analysis needs nothing
-    const present = onlyB.filter((d) => rows.has(keyId(d.key)));
-    const decisions: MergeDecision[] = present.map((d) => ({
-      merge: pair.name,
-      table: name,
-      key: keyRecord(cmp, d.key),
-      strategy: MISSED_DELETE,
-      chosenNode: pair.a,
-      nodeA: pair.a,
-      nodeB: pair.b,
-      hashA: '',
-      hashB: d.subscriberHash ?? '',
-      rowA: {},
-      rowB: rowRecord(cmp, rows.get(keyId(d.key))!),
-    }));
+    const decisions = onlyBDecisions(pair, cmp, diffs, rows, MISSED_DELETE);
     for (const l of logs) await l.store.record(l.client, decisions);
     return await deleteRows(b, target(cmp, cmp.subscriber), [...rows.values()]);
   } catch (err) {
     throw err instanceof SteepError ? err : writeFailed(name, pair, err);
   }
+}
+
+/** merge_log's record of each row only on B still there (`rows`, read by key), A having none. */
+function onlyBDecisions(
+  pair: MergePair,
+  cmp: MergeComparison,
+  diffs: readonly RowDifference[],
+  rows: ReadonlyMap<string, Array<string | null>>,
+  strategy: typeof MISSED_DELETE | typeof COPIED_BACK,
+): MergeDecision[] {
+  // a key gone from B since the analysis needs nothing
+  return diffs.flatMap((d) => {
+    const row = d.kind === 'extra' ? rows.get(keyId(d.key)) : undefined;
+    if (!row) return [];
+    return [
+      {
+        merge: pair.name,
+        table: qualifiedName(cmp.table),
+        key: keyRecord(cmp, d.key),
+        strategy,
+        chosenNode: strategy === MISSED_DELETE ? pair.a : pair.b,
+        nodeA: pair.a,
+        nodeB: pair.b,
+        hashA: '',
+        hashB: d.subscriberHash ?? '',
+        rowA: {},
+        rowB: rowRecord(cmp, row),
+      },
+    ];
+  });
 }
 
 /**

@@ -234,7 +234,7 @@ export async function reinitLoaded(
       await refuseDeniedFenceCalls(d, loop, pub, sub);
       opts.onPlanned?.(loop.looped, 'reconcile');
       for (const c of await moveTo('reinitializing')) opts.onEvent(stateChangeEvent(c));
-      rowsCopied = await reconcileLooped(topology, d, loop, slot, opts.onEvent, missed?.deleted === true);
+      rowsCopied = await reconcileLooped(topology, d, loop, slot, opts.onEvent, missed);
     }
     // stage: `fresh`, or where an interrupted reinit was resumed
     let plan: { tables: string[]; stage: string } = { tables: loop?.looped ?? [], stage: 'reconcile' };

@@ -25,7 +25,7 @@ export async function reconcileLooped(
   loop: LoopPlan,
   slot: string,
   onEvent: EventSink,
-  missedDeletes: boolean,
+  missed: MissedDeletes | null,
 ): Promise<number> {
   const nodes = { subscription: d.name, publisher: d.from, subscriber: d.node, slot };
   return withPair(topology, [d.from, d.node], 'write', APPLICATION_NAME, async (publisher, subscriber) => {
@@ -54,7 +54,10 @@ export async function reconcileLooped(
         tables: loop.looped,
         sessions: { a: publisher, b: subscriber },
         onEvent,
-        missedDeletes,
+        // a broken stream: rows only on the subscriber deleted as missed deletes where proven,
+        // else copied back and each logged, the ones to delete again among them
+        missedDeletes: missed?.deleted === true,
+        logCopiedBack: missed?.deleted === false,
       });
       return result.tables.reduce(
         (n, t) => n + t.copiedToA + t.copiedToB + t.deletedB + t.keptA + t.keptB,
@@ -81,9 +84,10 @@ export interface MissedDeletes {
  * brought. Where every way back is `synchronized` (streaming with no known hole, compared within
  * its window) and the subscriber holds no rows past a failover's fork, the publisher holds
  * everything the subscriber wrote (the fence's catch-up brings the rest), so such a row is a
- * delete it missed: deleted, kept in merge_log. Otherwise it is copied to the publisher, as any one-sided row, and the
- * reason is said (no verify can decide it afterwards: the way back's comparison counts those same
- * rows as missing on the publisher). Null: the stream is not known to have broken.
+ * delete it missed: deleted, kept in merge_log. Otherwise it is copied to the publisher, as any
+ * one-sided row, kept in merge_log too (`copied-back`), and the reason is said (no verify can
+ * decide it afterwards: the way back's comparison counts those same rows as missing on the
+ * publisher). Null: the stream is not known to have broken.
  */
 export async function missedDeletes(
   topology: Topology,
@@ -100,7 +104,7 @@ export async function missedDeletes(
   const how = slot
     ? `its slot on ${d.from} is ${broke.slot!.kind === 'absent' ? 'gone' : 'invalidated'}`
     : 'its stream has a gap';
-  const kept = `rows only on ${d.node} are copied to ${d.from}, deletes it missed with them`;
+  const kept = `rows only on ${d.node} are copied to ${d.from}, deletes it missed with them (each kept in merge_log on both nodes, strategy copied-back: those to delete again are among them)`;
   if (broke.pastFork)
     return {
       deleted: false,

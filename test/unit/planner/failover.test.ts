@@ -527,7 +527,7 @@ describe('a publisher with standbys', () => {
       // enabled: the full reinit reconciles the tables both ways, never empties them
       const enabled = promoted({ positions: seen('0/3000000', true) });
       expect((runPlan(looped, enabled).failover ?? []).flatMap((v) => v.reasons).join('\n')).toContain(
-        "copy what west must keep to east first, then steep reinit west_orders --full --discard-past-fork reconciles the tables it shares with east_back in place (a row only one node holds goes to the other, a key on both takes east's row; so a row deleted on east since the failover, a delete west never received, comes back) and copies the others again",
+        "copy what west must keep to east first, then steep reinit west_orders --full --discard-past-fork reconciles the tables it shares with east_back in place (a row only one node holds goes to the other, a key on both takes east's row; so a row deleted on east since the failover, a delete west never received, comes back; each row it copies back is kept in merge_log, strategy copied-back) and copies the others again",
       );
     });
 
