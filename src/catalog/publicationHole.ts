@@ -4,7 +4,7 @@ import { PG18 } from '../model/versions.js';
 
 /**
  * Can a subscription's slot decode past its publications' creation? (docs/status.md, "A
- * publication its slot cannot get past", and on 18 "A publication renamed and back").
+ * publication its slot cannot get past", and "A publication renamed away and back … on 18").
  *
  * pgoutput looks a subscription's publications up by name as of each change it decodes (the
  * catalog as it was when the change was committed; pgoutput.c LoadPublications). On 14–17 a name
