@@ -159,19 +159,35 @@ export async function psql(server, text) {
 }
 
 /**
- * The floor of a copy: `ranges` (half-open `[lo, hi)` of `key`) moved at once, each by a binary
- * COPY pipe between the two nodes (psql's `\copy … TO STDOUT` into another psql's `\copy … FROM
- * STDIN`) into `table` with no index on the target, then `indexSql` (the target's indexes built
- * after loading): what this machine moves at that parallelism, nothing decoded, hashed or
- * followed. Returns the wall time in ms.
+ * The floor of a copy: `pieces` (`{ table, where }`: a whole table, or the rows of a key range)
+ * moved by `parallel` workers (default: one per piece), each piece by a binary COPY pipe between
+ * the two nodes (psql's `\copy … TO STDOUT` into another psql's `\copy … FROM STDIN`), into
+ * the target's tables stripped of every index (dropped untimed, their definitions read from
+ * the catalog), then those indexes and keys built again by as many sessions: what this machine
+ * moves at that parallelism, nothing decoded, hashed or followed. `indexesAfter: false` loads into
+ * the indexed tables instead (what a copy that keeps them pays). Returns the wall time in ms,
+ * and its two parts: the load's and the index builds'.
  */
-export async function copyFloor(pub, sub, table, key, ranges, indexSql) {
+export async function copyFloor(pub, sub, pieces, { parallel = pieces.length, indexesAfter = true } = {}) {
+  const tables = [...new Set(pieces.map((x) => x.table))];
+  // constraint-backed indexes (keys) go with their constraint, the others as indexes
+  const indexes = !indexesAfter
+    ? []
+    : await sql(
+        sub,
+        `SELECT i.indrelid::regclass::text AS tbl, c.conname, i.indexrelid::regclass::text AS idx,
+            pg_get_indexdef(i.indexrelid) AS def, pg_get_constraintdef(c.oid) AS condef
+       FROM pg_index i LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid
+      WHERE i.indrelid = ANY (ARRAY[${tables.map((t) => quoteLiteral(t)).join(', ')}]::regclass[])`,
+      );
+  for (const x of indexes)
+    await sql(sub, x.conname ? `ALTER TABLE ${x.tbl} DROP CONSTRAINT ${x.conname}` : `DROP INDEX ${x.idx}`);
+  const builds = indexes.map((x) =>
+    x.conname ? `ALTER TABLE ${x.tbl} ADD CONSTRAINT ${x.conname} ${x.condef}` : x.def,
+  );
   const conn = (s) => `psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p ${s.port} -U postgres -d app`;
-  const pipe = ([lo, hi]) =>
+  const pipe = ({ table, where }) =>
     new Promise((resolvePipe, reject) => {
-      const where = [lo === null ? null : `${key} >= ${lo}`, hi === null ? null : `${key} < ${hi}`]
-        .filter(Boolean)
-        .join(' AND ');
       const out = `\\copy (SELECT * FROM ${table}${where ? ` WHERE ${where}` : ''}) TO STDOUT WITH (FORMAT binary)`;
       const into = `\\copy ${table} FROM STDIN WITH (FORMAT binary)`;
       const child = spawn(
@@ -187,10 +203,53 @@ export async function copyFloor(pub, sub, table, key, ranges, indexSql) {
         c === 0 ? resolvePipe() : reject(new Error(`copy floor pipe exited ${c}: ${err}`)),
       );
     });
+  // `parallel` workers taking the next item of `items` until none is left
+  const pool = async (items, each) => {
+    const queue = [...items];
+    const worker = async () => {
+      for (let x = queue.shift(); x !== undefined; x = queue.shift()) await each(x);
+    };
+    await Promise.all(Array.from({ length: Math.min(parallel, items.length) }, worker));
+  };
   const t0 = performance.now();
-  await Promise.all(ranges.map(pipe));
-  for (const q of indexSql) await sql(sub, q);
-  return performance.now() - t0;
+  await pool(pieces, pipe);
+  const t1 = performance.now();
+  await pool(builds, (q) => sql(sub, q));
+  const t2 = performance.now();
+  return { wallMs: t2 - t0, loadMs: t1 - t0, indexMs: t2 - t1 };
+}
+
+/** `p` half-open key ranges of `key` over ids 1…`rows` as copyFloor pieces of `table`: the first and last open. */
+export function keyRanges(table, key, rows, p) {
+  const cut = (i) => 1 + Math.floor((rows * i) / p);
+  return Array.from({ length: p }, (_, i) => ({
+    table,
+    where: [i === 0 ? null : `${key} >= ${cut(i)}`, i === p - 1 ? null : `${key} < ${cut(i + 1)}`]
+      .filter(Boolean)
+      .join(' AND '),
+  }));
+}
+
+/** ms between the first `from` and the first `to` event in a JSON log (apply's `--log-format json`). */
+export function logSpan(log, from, to) {
+  const events = log
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l));
+  const at = (event) => {
+    const e = events.find((x) => x.event === event);
+    if (!e) throw new Error(`the log has no ${event}`);
+    return Date.parse(e.timestamp);
+  };
+  return at(to) - at(from);
+}
+
+/** Which copy the plan of steep.yaml `path` chose for its subscription's init: 'steep' or 'postgresql'. */
+export async function plannedCopy(path) {
+  const plan = await steep(['plan', '-c', path, '--json']);
+  const chosen = /"path":\s*"init\.copy",\s*"before":\s*null,\s*"after":\s*"(\w+)"/.exec(plan)?.[1];
+  if (!chosen) throw new Error(`the plan of ${path} names no init.copy:\n${plan}`);
+  return chosen;
 }
 
 /** One JSON line and one human line, always with the ratio to the baseline. */

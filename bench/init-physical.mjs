@@ -19,7 +19,10 @@
 //             (max_sync_workers_per_subscription is 4 on these servers, PostgreSQL's default 2).
 //
 // Two figures: physical against snapshot (target ≥ 3× faster; this bench) and snapshot against
-// native (target ≥ 1.5× faster; `npm run bench -- init-indexes`, bench/init-indexes.mjs).
+// native (target ≥ 1.5× faster; `npm run bench -- init-indexes`, bench/init-indexes.mjs). After
+// each snapshot run, the floor: the same tables moved by BENCH_PARALLEL binary COPY pipes
+// (bench/common.mjs copyFloor), every index built after; `vsFloor` is the snapshot init
+// (init.started → init.completed in apply's JSON log) against it.
 // Every run ends with the row counts of every table equal on both sides, every index present
 // on the subscriber, and a row inserted on the publisher arriving (untimed).
 // The order of the three alternates between runs; `sync` and a CHECKPOINT on every node come
@@ -38,7 +41,18 @@ import { promisify } from 'node:util';
 import { LocalServer } from '../dist/sandbox/localServer.js';
 import { findFreePort } from '../dist/sandbox/ports.js';
 import { chownToServerUser } from '../dist/sandbox/serverUser.js';
-import { benchFile, pairYaml, report, sql, startNodes, steep, steepMeasured, time } from './common.mjs';
+import {
+  benchFile,
+  copyFloor,
+  logSpan,
+  pairYaml,
+  report,
+  sql,
+  startNodes,
+  steep,
+  steepMeasured,
+  time,
+} from './common.mjs';
 
 const run = promisify(execFile);
 const MB = Number(process.env.BENCH_MB ?? 2048);
@@ -97,6 +111,7 @@ const TABLES = [
   },
 ];
 const NAMES = TABLES.map((t) => `public.${t.name}`);
+const PIECES = NAMES.map((table) => ({ table }));
 const createTables = TABLES.map((t) => `CREATE TABLE public.${t.name} (${t.ddl});`).join('\n');
 const createIndexes = TABLES.flatMap((t) =>
   t.indexes.map((c) => `CREATE INDEX ${t.name}_${c}_idx ON public.${t.name} (${c});`),
@@ -159,13 +174,16 @@ try {
   };
   // untimed: every table's rows and every index on the subscriber, and a new row arriving
   let marker = 1_000_000;
-  const check = async (name, target) => {
+  const sameRows = async (name, target) => {
     const got = await counts(target);
     for (const t of TABLES)
       if (String(got[t.name]) !== String(expected[t.name]))
         throw new Error(
           `${name}: ${got[t.name]} rows in ${t.name} on the subscriber, not ${expected[t.name]}`,
         );
+  };
+  const check = async (name, target) => {
+    await sameRows(name, target);
     const [{ n }] = await sql(
       target,
       `SELECT count(*)::int AS n FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
@@ -304,12 +322,19 @@ try {
     const name = `snap_${r}`;
     const path = config(name, sub, `{ method: snapshot, parallel: ${PARALLEL} }`);
     await settle([pub, sub]);
-    const m = await steepMeasured(['apply', '-c', path, '--auto-approve']);
+    const m = await steepMeasured(['apply', '-c', path, '--auto-approve', '--log-format', 'json']);
     const initStatus = await initState(path, name);
     await check(name, sub);
     await sql(sub, `DROP SUBSCRIPTION ${name}`);
     await sql(sub, `TRUNCATE ${NAMES.join(', ')}`);
-    return { wallMs: m.wallMs, steepCpuMs: m.cpuMs, steepRssMb: m.rssMb, initStatus, load: loadavg()[0] };
+    const load = loadavg()[0];
+    // the floor, right after: every table by PARALLEL pipes into the emptied tables, the indexes after
+    await settle([pub, sub]);
+    const floorMs = (await copyFloor(pub, sub, PIECES, { parallel: PARALLEL })).wallMs;
+    await sameRows('floor', sub);
+    await sql(sub, `TRUNCATE ${NAMES.join(', ')}`);
+    const initMs = logSpan(m.stderr, 'init.started', 'init.completed');
+    return { wallMs: m.wallMs, initMs, floorMs, steepCpuMs: m.cpuMs, steepRssMb: m.rssMb, initStatus, load };
   };
 
   const native = async (r) => {
@@ -360,6 +385,7 @@ try {
   };
   const sizeText = `${mb(size.tables)} MB of tables + ${mb(size.indexes)} MB of indexes (${INDEX_COUNT}, ${INDEX_COUNT - TABLES.length} secondary) in ${TABLES.length} tables`;
   const walls = (m) => (results[m] ?? []).map((x) => x.wallMs);
+  const of = (k) => (results.snapshot ?? []).map((x) => x[k]);
   const common = {
     ...sizes,
     runs: RUNS,
@@ -405,10 +431,17 @@ try {
         steepPeakRssMb: Math.round(Math.max(...results.snapshot.map((x) => x.steepRssMb))),
         speedup: +(q / p).toFixed(2),
         target: 1.5,
+        snapshotInitMs: of('initMs').map(Math.round),
+        floorMs: of('floorMs').map(Math.round),
+        vsFloor: +(median(of('floorMs')) / median(of('initMs'))).toFixed(3),
+        vsFloorRuns: results.snapshot.map((x) => +(x.floorMs / x.initMs).toFixed(3)),
+        floorTarget: 0.9,
       },
       `init-indexes: ${sizeText}, into tables that carry every index: steep snapshot (parallel: ${PARALLEL}) ` +
         `${walls('snapshot').map(s).join(', ')} s vs native copy_data ${walls('native').map(s).join(', ')} s = ` +
-        `${(q / p).toFixed(2)}× faster (medians; target ≥ 1.5×)`,
+        `${(q / p).toFixed(2)}× faster (medians; target ≥ 1.5×); its init (copy, indexes, catch-up) ` +
+        `${of('initMs').map(s).join(', ')} s against the floor (${PARALLEL} binary COPY pipes, indexes built after) ` +
+        `${of('floorMs').map(s).join(', ')} s`,
     );
   }
 } finally {

@@ -26,8 +26,11 @@ import { availableParallelism, loadavg } from 'node:os';
 import {
   benchFile,
   copyFloor,
+  keyRanges,
+  logSpan,
   median,
   pairYaml,
+  plannedCopy,
   report,
   sql,
   startNodes,
@@ -71,27 +74,13 @@ try {
   await steep(['apply', '-c', bare, '--auto-approve']);
 
   // from apply's JSON log: the init from its start to synchronized (copy, indexes, catch-up), then its comparison
-  const phases = (log) => {
-    const at = (event) => {
-      const line = log.split('\n').find((l) => l.startsWith('{') && JSON.parse(l).event === event);
-      if (!line) throw new Error(`apply logged no ${event}`);
-      return Date.parse(JSON.parse(line).timestamp);
-    };
-    return {
-      initMs: at('init.completed') - at('init.started'),
-      compareMs: at('init.compared') - at('init.completed'),
-    };
-  };
-  // which copy the plan chose for the subscription's init: 'steep' or 'postgresql'
-  const copyOf = async (path) => {
-    const plan = await steep(['plan', '-c', path, '--json']);
-    const chosen = /"path":\s*"init\.copy",\s*"before":\s*null,\s*"after":\s*"(\w+)"/.exec(plan)?.[1];
-    if (!chosen) throw new Error(`the plan of ${path} names no init.copy:\n${plan}`);
-    return chosen;
-  };
+  const phases = (log) => ({
+    initMs: logSpan(log, 'init.started', 'init.completed'),
+    compareMs: logSpan(log, 'init.completed', 'init.compared'),
+  });
   const once = async (name, init) => {
     const path = config(name, init);
-    const copy = await copyOf(path);
+    const copy = await plannedCopy(path);
     await sql(sub, 'CHECKPOINT');
     await sql(pub, 'CHECKPOINT');
     const run = await steepMeasured(['apply', '-c', path, '--auto-approve', '--log-format', 'json']);
@@ -104,21 +93,13 @@ try {
   };
   // the floor at `p` sessions: the same rows by p binary COPY pipes in key ranges, the key built after
   const floorOnce = async (p) => {
-    await sql(sub, 'ALTER TABLE public.big DROP CONSTRAINT big_pkey');
     await sql(sub, 'CHECKPOINT');
     await sql(pub, 'CHECKPOINT');
-    const cut = (i) => 1 + Math.floor((ROWS * i) / p);
-    const ranges = Array.from({ length: p }, (_, i) => [
-      i === 0 ? null : cut(i),
-      i === p - 1 ? null : cut(i + 1),
-    ]);
-    const wallMs = await copyFloor(pub, sub, 'public.big', 'id', ranges, [
-      'ALTER TABLE public.big ADD PRIMARY KEY (id)',
-    ]);
+    const f = await copyFloor(pub, sub, keyRanges('public.big', 'id', ROWS, p));
     const [{ n }] = await sql(sub, 'SELECT count(*)::bigint AS n FROM public.big');
     if (Number(n) !== ROWS) throw new Error(`floor: ${n} rows on the subscriber, not ${ROWS}`);
     await sql(sub, 'TRUNCATE public.big');
-    return { wallMs, load: loadavg()[0] };
+    return { ...f, load: loadavg()[0] };
   };
   for (let w = 0; w < WARMUP; w++)
     await once(`warmup_${w}`, '{ method: snapshot, parallel: 1, splitAbove: 1TB }');
@@ -160,10 +141,14 @@ try {
         nativeMs: Math.round(nMs),
         speedup: +(nMs / sMs).toFixed(3),
         floorMs: Math.round(fMs),
+        floorLoadMs: Math.round(median(floor.get(p).map((x) => x.loadMs))),
+        floorIndexMs: Math.round(median(floor.get(p).map((x) => x.indexMs))),
         splitInitMs: Math.round(iMs),
         splitCompareMs: Math.round(median(runs.map((x) => x.compareMs))),
         vsFloor: +(fMs / iMs).toFixed(3),
         wholeVsFloor: +(fMs / sMs).toFixed(3),
+        // round by round: each run against the floor measured right after it
+        vsFloorRuns: runs.map((x, i) => +(floor.get(p)[i].wallMs / x.initMs).toFixed(3)),
         floorTarget: 0.9,
         splitPeakRssMb: Math.round(rss),
         nativePeakRssMb: Math.round(Math.max(...native.map((x) => x.rssMb))),
