@@ -197,7 +197,7 @@ describe("snapshot init with steep's own copy", () => {
       /public\.own_big is above init\.splitAbove \(512\.0 kB\), split into key ranges/,
     );
     // the lock under which the big table's indexes are dropped, with its condition: a planned statement
-    const lock = `-- when its copy starts, if public.own_big is empty and split into key ranges or of at least 64.0 MB, its indexes are dropped under this lock and built after its copy:\nLOCK TABLE "public"."own_big" IN ACCESS EXCLUSIVE MODE`;
+    const lock = `-- when its copy starts, if public.own_big is empty and split into key ranges or of at least 16.0 MB, its indexes are dropped under this lock and built after its copy:\nLOCK TABLE "public"."own_big" IN ACCESS EXCLUSIVE MODE`;
     expect(init.sql).toEqual([lock]);
     expect(init.hazards).toEqual(['locks-table']);
     const create = steps.find((s) => s.action === 'create' && s.address === 'subscription.west_own')!;

@@ -131,7 +131,7 @@ describe('init: snapshot', () => {
 
   it("plans the statements steep's own copy runs besides COPY, each with the condition it runs under", () => {
     const LOCK = (t: string) =>
-      `-- when its copy starts, if public.${t} is empty and split into key ranges or of at least 64.0 MB, ` +
+      `-- when its copy starts, if public.${t} is empty and split into key ranges or of at least 16.0 MB, ` +
       `its indexes are dropped under this lock and built after its copy:\nLOCK TABLE "public"."${t}" IN ACCESS EXCLUSIVE MODE`;
     // a create: a lock for each table big enough that its indexes may be built after its copy
     const t = base({ parallel: 2, parallelDeclared: true, splitAbove: 100 * 1024 });
@@ -219,7 +219,7 @@ describe('init: snapshot', () => {
       // steep's own copy says which tables' indexes it builds after their copy
       if (c.own)
         expect(init.reasonText).toMatch(
-          /; a table split into key ranges or of at least 64\.0 MB, empty on west, has its indexes built after its copy; then apply compares its rows before it calls it synchronized: every row of \d+ tables?; in all (under a second|about \d+ s) at 40\.0 MB\/s$/,
+          /; a table split into key ranges or of at least 16\.0 MB, empty on west, has its indexes built after its copy; then apply compares its rows before it calls it synchronized: every row of \d+ tables?; in all (under a second|about \d+ s) at 40\.0 MB\/s$/,
         );
       else expect(init.reasonText).not.toMatch(/indexes/);
       const sql = create.statements.map((x) => x.sql).find((x) => x.startsWith('CREATE SUBSCRIPTION'))!;
