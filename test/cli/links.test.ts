@@ -172,13 +172,36 @@ function startApply(path: string): Started {
   return startSteep(['apply', '--auto-approve', ...MERGE, '--log-format', 'json', '-c', path], env());
 }
 
-/** `steep apply`, SIGKILLed at the first event `at` accepts; whether it was (false: it ended first). */
-async function applyKilledAt(path: string, at: (e: SteepEvent) => boolean): Promise<boolean> {
+/**
+ * `steep apply`, SIGKILLed at the first event `at` accepts; whether it was (false: it ended
+ * first). `holdFrom`: from the first event it accepts, the state table of `nodes` is held (a
+ * share lock) until the apply has exited, so a record apply makes right after `at` waits for the
+ * kill instead of racing it.
+ */
+async function applyKilledAt(
+  path: string,
+  at: (e: SteepEvent) => boolean,
+  hold?: { from: (e: SteepEvent) => boolean; nodes: TestNode[] },
+): Promise<boolean> {
   const apply = startApply(path);
-  // `when` gives up after 90 s; an apply that ends first never matched
-  const seen = await Promise.race([apply.when(at).catch(() => null), apply.exited.then(() => null)]);
-  if (seen) apply.child.kill('SIGKILL');
-  return seen !== null && (await apply.exited).signal === 'SIGKILL';
+  const holders: Array<Awaited<ReturnType<TestNode['client']>>> = [];
+  try {
+    // `when` gives up after 90 s; an apply that ends first never matched
+    const first = (match: (e: SteepEvent) => boolean) =>
+      Promise.race([apply.when(match).catch(() => null), apply.exited.then(() => null)]);
+    if (hold && (await first(hold.from)))
+      for (const n of hold.nodes) {
+        const c = await n.client();
+        holders.push(c);
+        await c.query('BEGIN');
+        await c.query('LOCK TABLE steep.subscription_state IN SHARE MODE');
+      }
+    const seen = await first(at);
+    if (seen) apply.child.kill('SIGKILL');
+    return seen !== null && (await apply.exited).signal === 'SIGKILL';
+  } finally {
+    for (const c of holders) await c.end().catch(() => {});
+  }
 }
 
 /**
@@ -423,7 +446,14 @@ describe(`links on PostgreSQL ${VERSION}`, () => {
     expect((await replicationObjects(eu())).slots).toEqual(['lm_link_us_a172cedc', 'p_link_us_a172cedc']);
     expect(await applyKilledAt(both, (e) => e.event === 'merge.locked')).toBe(true);
     // committed and streaming, not yet recorded synchronized: made again by the next apply
-    expect(await applyKilledAt(both, (e) => e.event === 'merge.unlocked')).toBe(true);
+    // (its record of synchronized, right after the unlock, waits on the state tables held from
+    // the lock on, or it could win the race with the kill)
+    expect(
+      await applyKilledAt(both, (e) => e.event === 'merge.unlocked', {
+        from: (e) => e.event === 'merge.locked',
+        nodes: [eu(), us()],
+      }),
+    ).toBe(true);
     // A killed run's backend can still hold the merge's replication origin when the next apply
     // sets it up: PostgreSQL releases its table locks before its origin as it exits (CI saw
     // "replication origin with ID 3 is already active"). A session holding it stands in for one.
