@@ -6,8 +6,8 @@
  * at any point and run again analyzes what is left and ends at the same result, with one
  * merge_log row per conflict. `manual` writes every conflict (table, key, both rows) to a file
  * and changes nothing. A reinit whose inbound stream broke deletes the rows only on B instead
- * of copying them, each logged first, children first (`missedDeletes`); one where that is unproven
- * logs each such row before copying it (`logCopiedBack`). With nothing left to do
+ * of copying them, each logged first, children first (`onlyB: delete`); one where that is
+ * unproven logs each such row before copying it (`onlyB: log`). With nothing left to do
  * it only reads. Given `sessions` (a merge's locked transactions) it reads rows and writes there,
  * leaving them open: the re-check and the remainder's reconcile of a final pass.
  */
@@ -54,17 +54,13 @@ export interface ReconcileOptions {
   /** write in these sessions (a merge's locked transactions; left open) instead of its own */
   sessions?: { a: pg.Client; b: pg.Client };
   /**
-   * Rows only on B are deletes B missed (a reinit whose inbound stream to B broke while the way
-   * back, proven whole, brought A everything B wrote): deleted on B, each recorded with its row in
-   * merge_log on both nodes, instead of copied to A.
+   * A reinit whose inbound stream to B broke: rows only on B may be deletes B missed. `delete`:
+   * they are (the way back, proven whole, brought A everything B wrote), deleted on B, each
+   * recorded with its row in merge_log on both nodes, instead of copied to A. `log`: unproven
+   * either way, copied to A, each recorded there first (strategy copied-back), so the ones that
+   * came back can be found and deleted again. Absent: copied, as any one-sided row.
    */
-  missedDeletes?: boolean;
-  /**
-   * Rows only on B may be deletes B missed, unproven either way: copied to A, each recorded with
-   * its row in merge_log on both nodes first (strategy copied-back), so the ones that came back
-   * can be found and deleted again.
-   */
-  logCopiedBack?: boolean;
+  onlyB?: 'delete' | 'log';
 }
 
 const APPLICATION_NAME = 'steep merge';
@@ -226,8 +222,8 @@ export async function reconcilePair(
       result.stopped = analysis.totals.conflicting > 0;
       if (result.stopped) return;
     }
-    const deleting = opts.missedDeletes === true && analysis.totals.onlyB > 0;
-    const logOnlyB = deleting || (opts.logCopiedBack === true && analysis.totals.onlyB > 0);
+    const deleting = opts.onlyB === 'delete' && analysis.totals.onlyB > 0;
+    const logOnlyB = opts.onlyB !== undefined && analysis.totals.onlyB > 0;
     const logs = await mergeLogs(topology, pair, [a, b], analysis.totals.conflicting > 0 || logOnlyB);
     const names = cmps.map((c) => qualifiedName(c.table));
     const order = parentsFirst(names, await readForeignKeysTo(a, names));
@@ -248,7 +244,7 @@ export async function reconcilePair(
         {
           batchRows: opts.batchRows ?? CONFLICT_BATCH,
           deleted: deleted.get(name),
-          logCopiedBack: opts.logCopiedBack === true,
+          logCopiedBack: opts.onlyB === 'log',
         },
       );
       result.tables.push(t);
@@ -325,7 +321,7 @@ async function reconcileTable(
 }
 
 /**
- * The rows only on B, deletes B missed (ReconcileOptions.missedDeletes): each recorded with its
+ * The rows only on B, deletes B missed (ReconcileOptions.onlyB): each recorded with its
  * row in merge_log on both nodes first, then deleted on B. Returns the rows deleted.
  */
 async function deleteMissed(

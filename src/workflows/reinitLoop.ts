@@ -56,8 +56,7 @@ export async function reconcileLooped(
         onEvent,
         // a broken stream: rows only on the subscriber deleted as missed deletes where proven,
         // else copied back and each logged, the ones to delete again among them
-        missedDeletes: missed?.deleted === true,
-        logCopiedBack: missed?.deleted === false,
+        ...(missed ? { onlyB: missed.deleted ? ('delete' as const) : ('log' as const) } : {}),
       });
       return result.tables.reduce(
         (n, t) => n + t.copiedToA + t.copiedToB + t.deletedB + t.keptA + t.keptB,
