@@ -99,6 +99,12 @@ export class PlanContext {
     readonly observed: ClusterState,
     /** `apply --lsn NAME=LSN`: where a manual init's restored data starts, by subscription */
     readonly initLsn: Readonly<Record<string, string>> = {},
+    /**
+     * those a failover of their publisher left diverged (failover/failoverPromotion.ts), by
+     * subscription: that verdict names the way out; true where its subscriber may hold rows past
+     * the fork (its reinit --full takes --discard-past-fork)
+     */
+    readonly failoverDiverged: ReadonlyMap<string, boolean> = new Map(),
   ) {}
 
   /** The node's observed state, when it was reached. */

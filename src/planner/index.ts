@@ -47,7 +47,20 @@ export function plan(file: Topology, observed: ClusterState, opts: PlanOptions):
   const desired = withFailoverSlots(renames.desired, renames.observed);
   // a node whose url is an older branch of its system (the old primary started again after a
   // failover) is refused: no step is made on it, no subscription re-pointed to it
-  const ctx = new PlanContext(desired, withStaleUrlsUnread(desired, renames.observed), opts.initLsn);
+  // the failover verdicts first: a subscription one left diverged is told that way out alone
+  const failover = failoverVerdicts(desired, renames.observed);
+  const pastFork = pastForkSubscriptions(desired, renames.observed);
+  const failoverDiverged = new Map(
+    failover
+      .filter((v) => v.verdict === 'diverged')
+      .map((v) => [v.subscription, pastFork.has(v.subscription)] as const),
+  );
+  const ctx = new PlanContext(
+    desired,
+    withStaleUrlsUnread(desired, renames.observed),
+    opts.initLsn,
+    failoverDiverged,
+  );
   // each module adds its steps and messages to ctx; what a later one needs is passed to it. The
   // order below is the order of the plan's errors and warnings
   checkReachable(ctx);
@@ -60,19 +73,10 @@ export function plan(file: Topology, observed: ClusterState, opts: PlanOptions):
   const temporary = new Set(reinits.flatMap((u) => u.publications.map((p) => publicationRef(u.from, p))));
   const membershipChanged = planPublications(ctx, renames.publications, temporary);
   const doubleApply = checkDoubleApply(ctx);
-  // the failover verdicts first: a subscription one left diverged is told that way out alone
-  const failover = failoverVerdicts(desired, renames.observed);
-  const pastFork = pastForkSubscriptions(desired, renames.observed);
-  const failoverDiverged = new Map(
-    failover
-      .filter((v) => v.verdict === 'diverged')
-      .map((v) => [v.subscription, pastFork.has(v.subscription)] as const),
-  );
   planSubscriptions(ctx, {
     membershipChanged,
     doubleApply,
     renames: renames.subscriptions,
-    failoverDiverged,
   });
   for (const v of failover) {
     if (v.verdict === 'ready' || v.verdict === 'resumed') continue;

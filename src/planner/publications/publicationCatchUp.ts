@@ -58,10 +58,13 @@ export function catchUpBefore(
 }
 
 /**
- * 14–17: a slot these waits are for that cannot decode past a publication's creation (the
- * observed slot's `stuckAt`, workflows/stuckSlots.ts) never confirms a position past now: the
- * step is refused with the cause and the way out, instead of a wait that can only end at its
- * ceiling.
+ * Readers these waits cannot be for, each refused with the cause and the way out instead of a
+ * wait that can only end at its ceiling:
+ * - a subscription the last failover of its publisher left diverged: steep tells it not to
+ *   resume, so nothing says its worker streams again before the failover's way out (its full
+ *   reinit), and that way out copies its tables past any such hole anyway;
+ * - 14–17: a slot that cannot decode past a publication's creation (the observed slot's
+ *   `stuckAt`, workflows/stuckSlots.ts) never confirms a position past now.
  */
 export function refuseStuckReaders(
   ctx: PlanContext,
@@ -71,6 +74,17 @@ export function refuseStuckReaders(
 ): void {
   const publisher = ctx.node(from);
   for (const r of readers) {
+    const subscriber = ctx.desired.subscriptions[r.subscription]?.node;
+    if (ctx.failoverDiverged.has(r.subscription)) {
+      ctx.error(
+        'failover-diverged',
+        `subscription ${r.subscription} on ${subscriber} is diverged since the failover of ${from} (this plan's warning failover.diverged says why): ` +
+          `this step would wait for its slot ${r.slot} to confirm a position past now, which steep cannot expect of a subscription it tells not to resume; ` +
+          `follow that warning's way out first, then run steep apply again`,
+        { address, node: from },
+      );
+      continue;
+    }
     const stuck = publisher?.slots[r.slot]?.stuckAt;
     if (stuck === undefined) continue;
     ctx.error(

@@ -122,7 +122,7 @@ function diffSubscription(ctx: PlanContext, run: SubscriptionRun, x: Declared, o
   const replaceBecause: string[] = [];
   // disabled (by hand, or by PostgreSQL) after a failover that left it diverged: enabled, it
   // would resume past the fork; the failover's way out (its reinit --full) enables it
-  const diverged = d.enabled && !o.enabled && run.failoverDiverged.has(d.name);
+  const diverged = d.enabled && !o.enabled && ctx.failoverDiverged.has(d.name);
   // a manual init waiting for its origin advance: its init step enables it, not an ALTER here
   const enabled =
     manualPending(node, d, o) ||
@@ -143,7 +143,7 @@ function diffSubscription(ctx: PlanContext, run: SubscriptionRun, x: Declared, o
   } else if (diverged) {
     ctx.warn(
       'subscription.failover-diverged',
-      `subscription ${d.name} on ${node.name} is disabled: ${divergedDisabledText(d.name, d.from)}; ${divergedWayOut(ctx, d, run.failoverDiverged.get(d.name) === true)}`,
+      `subscription ${d.name} on ${node.name} is disabled: ${divergedDisabledText(d.name, d.from)}; ${divergedWayOut(ctx, d, ctx.failoverDiverged.get(d.name) === true)}`,
       { address, node: node.name },
     );
   }

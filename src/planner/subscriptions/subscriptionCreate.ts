@@ -50,12 +50,6 @@ export interface SubscriptionInputs {
   doubleApply: DoubleApply;
   /** renamed in place, by new name (`renames.ts`) */
   renames: ReadonlyMap<string, Rename>;
-  /**
-   * those a failover of their publisher left diverged (failover/failoverPromotion.ts): that
-   * verdict names the way out; true where its subscriber may hold rows past the fork
-   * (its reinit --full takes --discard-past-fork)
-   */
-  failoverDiverged: ReadonlyMap<string, boolean>;
 }
 
 export interface SubscriptionRun extends SubscriptionInputs {

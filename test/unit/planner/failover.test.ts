@@ -24,6 +24,7 @@ import {
   failoverServer,
   nodeSpec,
   observe,
+  observedPublication,
   observedSlot,
   PG16,
   PG18,
@@ -728,6 +729,64 @@ describe('a publisher with standbys', () => {
       expect(verdicts(ahead)).toEqual([
         expect.stringContaining('confirms 0/4000000, past what west applied (0/3000000)'),
       ]);
+    });
+
+    it('a publication the diverged subscription would read: refused, not a wait for a slot steep tells not to resume', () => {
+      const ahead = () => {
+        const state = promoted({ positions: seen('0/2000000', true) });
+        at(state, 'east').failover!.self.slots.west_orders = {
+          name: 'west_orders',
+          synced: true,
+          invalidated: null,
+          confirmedFlushLsn: '0/4000000',
+          active: false,
+          temporary: false,
+        };
+        return state;
+      };
+      // the file adds orders_pub2 on east, read by west_orders too
+      const more = topology({
+        nodes: [nodeSpec('east', { standbys: [STANDBY] }), 'west'],
+        publications: [
+          publication('orders_pub', 'east'),
+          publication('orders_pub2', 'east', { tables: ['public.items'] }),
+        ],
+        subscriptions: [subscription('west_orders', 'west', 'east', ['orders_pub', 'orders_pub2'])],
+      });
+      const refusals = (p: ReturnType<typeof runPlan>) =>
+        p.errors.filter((e) => e.code === 'failover-diverged');
+      const absent = runPlan(more, ahead());
+      expect(absent.failover?.[0]?.verdict).toBe('diverged');
+      expect(refusals(absent).map((e) => e.message)).toEqual([
+        "subscription west_orders on west is diverged since the failover of east (this plan's warning failover.diverged says why): " +
+          'this step would wait for its slot west_orders to confirm a position past now, which steep cannot expect of a subscription it tells not to resume; ' +
+          "follow that warning's way out first, then run steep apply again",
+      ]);
+      expect(absent.warnings.map((w) => w.code)).toContain('failover.diverged');
+      // the publication exists already (made by hand, or by an apply stopped in its wait): the
+      // subscription's own wait before its list gains it is refused the same way
+      const existing = ahead();
+      at(existing, 'east').publications.orders_pub2 = observedPublication(
+        more,
+        more.publications.orders_pub2!,
+        PG18,
+      );
+      expect(refusals(runPlan(more, existing))).toHaveLength(1);
+      // the control: the same change after a failover it resumed from waits, unrefused
+      const resumed = promoted({
+        positions: seen('0/2000000', true, {
+          timeline: 2,
+          settledAt: '2026-11-26T12:05:00Z',
+          settledBy: 'failover',
+        }),
+      });
+      const waits = runPlan(more, resumed);
+      expect(waits.failover?.[0]?.verdict).toBe('resumed');
+      expect(refusals(waits)).toEqual([]);
+      expect(waits.steps.find((s) => s.kind === 'publication-create')?.catchUpAfter).toEqual({
+        publication: 'orders_pub2',
+        slots: ['west_orders'],
+      });
     });
   });
 
