@@ -79,7 +79,9 @@ export async function time(fn) {
 
 export function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
+  const mid = Math.floor(s.length / 2);
+  // of an even count, the mean of the middle two (of two rounds, not the slower one)
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
 /** Run the built steep CLI; rejects on a non-zero exit unless `okCodes` allows it. */
