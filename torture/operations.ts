@@ -10,6 +10,7 @@ import { tempDir } from '../test/support/tempDir.js';
 import { eventually, HANG_MS } from '../test/support/topologyFile.js';
 import { Found } from './checks.js';
 import type { Random } from './choices.js';
+import { deleteAgainCopiedBack } from './copiedBack.js';
 import {
   familiesWrong,
   judgeLoss,
@@ -961,14 +962,25 @@ const failoverRepair: Operation = {
     if (!check.stdout.concat(check.stderr).includes(repair)) return 'status --check exits 2, names no reinit';
     // as it says: what pb must keep (the old primary's writes it alone holds) goes to pa first
     const kept = check.stdout.includes('copy what pb must keep to pa first') ? await copyByHand(world) : null;
-    // the reinit as printed (with --discard-past-fork where pb may hold rows past the fork)
-    const printed = /(steep reinit \S+ --full(?: --discard-past-fork)?)/.exec(
-      check.stdout + check.stderr,
-    )![1]!;
-    expectCode(await runPrinted(world, printed, ['--auto-approve']), [0], printed);
+    // each reinit as printed (with --discard-past-fork where pb may hold rows past the fork):
+    // the file's subscription and a link's each name their own
+    const printed = [
+      ...new Set(
+        [
+          ...(check.stdout + check.stderr).matchAll(/(steep reinit \S+ --full(?: --discard-past-fork)?)/g),
+        ].map((m) => m[1]!),
+      ),
+    ];
+    const again: string[] = [];
+    for (const command of printed) {
+      const r = await runPrinted(world, command, ['--auto-approve']);
+      expectCode(r, [0], command);
+      const said = await deleteAgainCopiedBack(world, r);
+      if (said) again.push(said);
+    }
     // the slot is back: the subscription's options follow the file again (failover kept while it was gone)
     await apply(world);
-    return `${kept === null ? '' : `${kept} row(s) only pb held copied to pa by hand, as status said; `}reinit --full, as status named it, then apply`;
+    return `${kept === null ? '' : `${kept} row(s) only pb held copied to pa by hand, as status said; `}${printed.join(', then ')}, as status named them, then apply${again.map((a) => `; ${a}`).join('')}`;
   },
 };
 
@@ -1855,8 +1867,14 @@ const slotInvalidated: Operation = {
       throw new OperationFailed(
         `slot ${slot} was invalidated on pa, but steep status --check exited ${check.code} without the reinit of ${world.file.sub} that copies again:\n${check.stdout}\n${check.stderr}`,
       );
-    for (const way of ways) expectCode(await runPrinted(world, way, ['--auto-approve']), [0], way);
-    return `${world.file.sub} disabled, its slot ${slot} invalidated on pa (max_slot_wal_keep_size), enabled: ${ways.join(', then ')} as status says`;
+    const again: string[] = [];
+    for (const way of ways) {
+      const r = await runPrinted(world, way, ['--auto-approve']);
+      expectCode(r, [0], way);
+      const said = await deleteAgainCopiedBack(world, r);
+      if (said) again.push(said);
+    }
+    return `${world.file.sub} disabled, its slot ${slot} invalidated on pa (max_slot_wal_keep_size), enabled: ${ways.join(', then ')} as status says${again.map((a) => `; ${a}`).join('')}`;
   },
 };
 
