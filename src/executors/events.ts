@@ -33,6 +33,7 @@ export interface ApplyEvent {
     | 'reinit.slot_created'
     | 'reinit.fencing'
     | 'reinit.missed_deletes'
+    | 'reinit.publications_left'
     | 'reinit.waiting'
     | 'reinit.completed'
     | 'switchover.step_started'

@@ -179,10 +179,13 @@ export async function reinitLoaded(
     const recorded: InitState | null = stateTables
       ? (stored?.state ?? unrecordedState({ enabled, tables: info.tables.values() }))
       : null;
-    const input = {
+    const read = {
       ...(await readReinitInput(d, sub, pub, info, recorded, request, topology)),
       enableAfterTruncate: enables,
     };
+    // the failover's way out: what steep apply refuses until it is done is left to the apply after it
+    const input =
+      failover.diverged !== undefined && 'full' in request ? leftToApply(read, d, opts.onEvent) : read;
     // before the loop's reconcile as before a copy
     refuseFedUpstream(input);
     const details = { method: d.init.method, source: d.from };
@@ -306,6 +309,29 @@ export async function lockedPair(
   });
   const clients = new Map([...sessions].map(([n, c]) => [n, c!]));
   return { clients, sub: clients.get(d.node)!, pub: clients.get(d.from)! };
+}
+
+/**
+ * A failover left it diverged and steep.yaml names publications its publisher lacks yet: steep
+ * apply refuses to make them for it (planner/publications/publicationCatchUp.ts) until this full
+ * reinit, its way out, so the reinit copies what the others publish and leaves them, said, to
+ * the apply after it, instead of sending the user back to that apply.
+ */
+function leftToApply(input: ReinitInput, d: SubscriptionSpec, onEvent: EventSink): ReinitInput {
+  const absent = input.publications.filter((p) => !input.defs.has(p));
+  if (absent.length === 0 || absent.length === input.publications.length) return input;
+  const [what, it, does] =
+    absent.length === 1 ? ['publication', 'it', 'does'] : ['publications', 'them', 'do'];
+  onEvent({
+    event: 'reinit.publications_left',
+    level: 'warn',
+    node: d.from,
+    subscription: d.name,
+    message:
+      `${what} ${absent.join(', ')} of ${d.name} in steep.yaml ${does} not exist on ${d.from} yet, and steep apply refuses to make ${it} ` +
+      `until this reinit (a failover left ${d.name} diverged): this reinit copies the tables of the others; run steep apply after it, which makes ${it} and adds ${it}`,
+  });
+  return { ...input, publications: input.publications.filter((p) => input.defs.has(p)) };
 }
 
 /** What the planner needs to know of both nodes to plan the reinit. */
