@@ -5,6 +5,7 @@ import type { Step } from '../../model/plan.js';
 import { publicationHoleText, publicationHoleWayOut } from '../../model/syncVerdict.js';
 import type { PublicationSpec, SubscriptionSpec } from '../../model/topology.js';
 import type { PlanContext } from '../context.js';
+import { withWayBack } from '../failover/failoverPromotion.js';
 
 /**
  * A publication created for subscriptions that already stream from its node (a publication
@@ -53,7 +54,13 @@ export function catchUpBefore(
     .filter((p) => !o.publications.includes(p) && existing[p] !== undefined)
     .sort(compareText);
   if (gained.length === 0) return {};
-  refuseStuckReaders(ctx, d.from, [{ subscription: d.name, slot: o.slot }], subscriptionAddress(d.name));
+  refuseStuckReaders(
+    ctx,
+    d.from,
+    [{ subscription: d.name, slot: o.slot }],
+    subscriptionAddress(d.name),
+    gained,
+  );
   return { catchUpBefore: { node: d.from, publications: gained, slots: [o.slot] } };
 }
 
@@ -62,7 +69,10 @@ export function catchUpBefore(
  * wait that can only end at its ceiling:
  * - a subscription the last failover of its publisher left diverged: steep tells it not to
  *   resume, so nothing says its worker streams again before the failover's way out (its full
- *   reinit), and that way out copies its tables past any such hole anyway;
+ *   reinit), and that way out copies its tables past any such hole anyway. Where its connection
+ *   still names the old primary, that way out follows the apply that re-points it, which this
+ *   refusal stops too: the refusal names the apply without `publications` (what it would read)
+ *   first;
  * - 14–17: a slot that cannot decode past a publication's creation (the observed slot's
  *   `stuckAt`, workflows/stuckSlots.ts) never confirms a position past now.
  */
@@ -71,16 +81,20 @@ export function refuseStuckReaders(
   from: string,
   readers: ReadonlyArray<{ subscription: string; slot: string }>,
   address: Address | string,
+  publications: readonly string[],
 ): void {
   const publisher = ctx.node(from);
   for (const r of readers) {
-    const subscriber = ctx.desired.subscriptions[r.subscription]?.node;
-    if (ctx.failoverDiverged.has(r.subscription)) {
+    const spec = ctx.desired.subscriptions[r.subscription];
+    if (spec && ctx.failoverDiverged.has(r.subscription)) {
+      const elsewhere = withWayBack(ctx.desired, ctx.observed, spec).connectsTo;
       ctx.error(
         'failover-diverged',
-        `subscription ${r.subscription} on ${subscriber} is diverged since the failover of ${from} (this plan's warning failover.diverged says why): ` +
+        `subscription ${r.subscription} on ${spec.node} is diverged since the failover of ${from} (this plan's warning failover.diverged says why): ` +
           `this step would wait for its slot ${r.slot} to confirm a position past now, which steep cannot expect of a subscription it tells not to resume; ` +
-          `follow that warning's way out first, then run steep apply again`,
+          (elsewhere
+            ? repointFirst(r.subscription, elsewhere, publications)
+            : "follow that warning's way out first, then run steep apply again"),
         { address, node: from },
       );
       continue;
@@ -94,6 +108,20 @@ export function refuseStuckReaders(
       { address, node: from },
     );
   }
+}
+
+/**
+ * The way out of a diverged reader whose connection still names another node (`elsewhere`): the
+ * failover's own way out comes after the apply that re-points it, which a plan with this step
+ * never runs; without `publications` in its list the plan has no such step.
+ */
+function repointFirst(subscription: string, elsewhere: string, publications: readonly string[]): string {
+  const it = publications.length === 1 ? 'it' : 'them';
+  return (
+    `its connection still names ${elsewhere}, and that warning's way out follows the steep apply that re-points it, which this step stops: ` +
+    `leave ${publications.join(', ')} out of ${subscription}'s publications in steep.yaml, run steep apply, follow that warning's way out, ` +
+    `then put ${it} back and run steep apply again`
+  );
 }
 
 /** What the step's reason adds for that wait ('' without one). */

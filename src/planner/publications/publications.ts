@@ -147,7 +147,7 @@ function planDesiredPublication(
 
   if (!o) {
     const readers = slotsToCatchUp(ctx, spec);
-    refuseStuckReaders(ctx, spec.node, readers, address);
+    refuseStuckReaders(ctx, spec.node, readers, address, [spec.name]);
     const waits =
       readers.length > 0
         ? `; then waits until ${listText(readers.map((r) => r.subscription))} ${readers.length === 1 ? 'has' : 'have'} confirmed a position past its creation, ` +

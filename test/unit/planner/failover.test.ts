@@ -787,6 +787,33 @@ describe('a publisher with standbys', () => {
         publication: 'orders_pub2',
         slots: ['west_orders'],
       });
+
+      // steep.yaml re-points east and adds orders_pub2 in one edit: the connection still names the
+      // old primary (a standby in the file), so the warning's way out follows the apply that
+      // re-points it, which this refusal stops; the refusal names that apply, without orders_pub2, first
+      const unrepointed = ahead();
+      const old = { ...more.nodes.east!, connection: { ...more.nodes.east!.connection, host: STANDBY.host } };
+      at(unrepointed, 'west').subscriptions.west_orders!.conninfo = publisherConninfo(old);
+      const oneEdit = runPlan(more, unrepointed);
+      expect(oneEdit.warnings.find((w) => w.code === 'failover.diverged')?.message).toContain(
+        'once steep apply has re-pointed its connection to east (it names east-standby.internal:5432 now)',
+      );
+      expect(refusals(oneEdit).map((e) => e.message)).toEqual([
+        "subscription west_orders on west is diverged since the failover of east (this plan's warning failover.diverged says why): " +
+          'this step would wait for its slot west_orders to confirm a position past now, which steep cannot expect of a subscription it tells not to resume; ' +
+          "its connection still names east-standby.internal:5432, and that warning's way out follows the steep apply that re-points it, which this step stops: " +
+          "leave orders_pub2 out of west_orders's publications in steep.yaml, run steep apply, follow that warning's way out, then put it back and run steep apply again",
+      ]);
+      // followed: orders_pub2 out of its list, the apply re-points it and makes orders_pub2, waiting on no slot
+      const unread = topology({
+        nodes: [nodeSpec('east', { standbys: [STANDBY] }), 'west'],
+        publications: [...Object.values(more.publications)],
+        subscriptions: [subscription('west_orders', 'west', 'east', ['orders_pub'])],
+      });
+      const repoints = runPlan(unread, unrepointed);
+      expect(refusals(repoints)).toEqual([]);
+      expect(sqlOf(repoints, 'subscription.west_orders').join('\n')).toContain('CONNECTION');
+      expect(repoints.steps.find((s) => s.kind === 'publication-create')?.catchUpAfter).toBeUndefined();
     });
   });
 
