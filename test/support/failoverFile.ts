@@ -3,8 +3,9 @@ import { passwordVar } from './topologyFile.js';
 
 /**
  * The steep.yaml of the failover tests: node `pub` at `url` declaring `standbys` (none: the key
- * left out), node `sub`, and one subscription of one table. `pub`'s password is
- * `PUB_PGPASSWORD`, so a test re-points the file without renaming the variable.
+ * left out), node `sub`, and one subscription of one table, reading too each of `more` (one
+ * table each, declared on `pub`) in that order, bar those `unread`. `pub`'s password is `PUB_PGPASSWORD`, so a test re-points the file
+ * without renaming the variable.
  */
 export function failoverFile(o: {
   topology: string;
@@ -14,7 +15,9 @@ export function failoverFile(o: {
   url: TestNode;
   standbys: TestNode[];
   sub: TestNode;
+  more?: { publication: string; table: string; unread?: boolean }[];
 }): string {
+  const more = o.more ?? [];
   return [
     'version: 1',
     `topology: ${o.topology}`,
@@ -32,11 +35,12 @@ export function failoverFile(o: {
     `  ${o.publication}:`,
     '    node: pub',
     `    tables: [public.${o.table}]`,
+    ...more.flatMap((p) => [`  ${p.publication}:`, '    node: pub', `    tables: [public.${p.table}]`]),
     'subscriptions:',
     `  ${o.subscription}:`,
     '    node: sub',
     '    from: pub',
-    `    publications: [${o.publication}]`,
+    `    publications: [${[o.publication, ...more.filter((p) => !p.unread).map((p) => p.publication)].join(', ')}]`,
     '',
   ].join('\n');
 }
