@@ -208,6 +208,7 @@ export async function reinitLoaded(
       ? await missedDeletes(topology, d, loop, {
           slot: slotRepair,
           pastFork: failover.pastFork !== undefined,
+          failoverDiverged: failover.diverged !== undefined,
         })
       : null;
     if (missed)

@@ -2,9 +2,13 @@ import type { EventSink } from '../executors/events.js';
 import { releaseFence, takeFence, waitNothingInFlight } from '../executors/reinitFence.js';
 import type { MergePair } from '../model/merge.js';
 import { strategyText } from '../model/mergeStrategy.js';
-import type { SlotTrouble } from '../model/syncVerdict.js';
 import { type SubscriptionSpec, type Topology, tableOfQualified } from '../model/topology.js';
-import type { LoopPlan } from '../planner/init/reinitLoop.js';
+import {
+  type BrokenStream,
+  type LoopPlan,
+  type MissedDeletes,
+  missedDeletesRule,
+} from '../planner/init/reinitLoop.js';
 import { reconcilePair } from './mergeReconcile.js';
 import { readStatus } from './status.js';
 import { withPair } from './verify.js';
@@ -68,59 +72,23 @@ export async function reconcileLooped(
   });
 }
 
-/** What the rows only on the subscriber are, where its inbound stream is known to have broken. */
-export interface MissedDeletes {
-  /** they are deletes it missed, and are deleted there */
-  deleted: boolean;
-  /** why, one sentence */
-  why: string;
-}
-
 /**
- * A reinit of tables replicated both ways whose own stream broke (its slot gone or invalidated,
- * or a gap status names) missed the publisher's deletes as well as its inserts, and a row only
- * on the subscriber is either such a delete or a write of the subscriber the way back has not
- * brought. Where every way back is `synchronized` (streaming with no known hole, compared within
- * its window) and the subscriber holds no rows past a failover's fork, the publisher holds
- * everything the subscriber wrote (the fence's catch-up brings the rest), so such a row is a
- * delete it missed: deleted, kept in merge_log. Otherwise it is copied to the publisher, as any
- * one-sided row, kept in merge_log too (`copied-back`), and the reason is said (no verify can
- * decide it afterwards: the way back's comparison counts those same rows as missing on the
- * publisher). Null: the stream is not known to have broken.
+ * What the rows only on the subscriber are where its inbound stream broke (planner/init/
+ * reinitLoop.ts `missedDeletesRule`), from status as it reads now: its own verdict (a gap) and
+ * each way back's. Null: the stream is not known to have broken.
  */
 export async function missedDeletes(
   topology: Topology,
   d: SubscriptionSpec,
   loop: LoopPlan,
-  broke: { slot: SlotTrouble | null; pastFork: boolean },
+  broke: Omit<BrokenStream, 'gap'>,
 ): Promise<MissedDeletes | null> {
   const report = await readStatus(topology);
   const of = (name: string, node: string) =>
-    report.subscriptions.find((s) => s.name === name && s.node === node);
-  const gap = of(d.name, d.node)?.verdict?.verdict === 'gap';
-  const slot = broke.slot?.kind === 'absent' || broke.slot?.kind === 'lost';
-  if (!slot && !gap) return null;
-  const how = slot
-    ? `its slot on ${d.from} is ${broke.slot!.kind === 'absent' ? 'gone' : 'invalidated'}`
-    : 'its stream has a gap';
-  const kept = `rows only on ${d.node} are copied to ${d.from}, deletes it missed with them (each kept in merge_log on both nodes, strategy copied-back: those to delete again are among them)`;
-  if (broke.pastFork)
-    return {
-      deleted: false,
-      why: `${d.name} missed changes of ${d.from} (${how}), and ${d.node} may hold rows past ${d.from}'s failover: ${kept}`,
-    };
-  const unproven = loop.back
-    .map((b) => ({ name: b.name, verdict: of(b.name, d.from)?.verdict ?? null }))
-    .filter((b) => b.verdict?.verdict !== 'synchronized');
-  if (unproven.length > 0)
-    return {
-      deleted: false,
-      why:
-        `${d.name} missed changes of ${d.from} (${how}), and ${unproven.map((b) => `${b.name} is ${b.verdict?.verdict ?? 'not read'}`).join(', ')}: ` +
-        `what ${d.node} wrote may not all be on ${d.from}, so ${kept} (docs/repair.md)`,
-    };
-  return {
-    deleted: true,
-    why: `${d.name} missed changes of ${d.from} (${how}) and ${loop.back.map((b) => b.name).join(', ')} brought ${d.from} everything ${d.node} wrote (synchronized): rows only on ${d.node} are deletes it missed, deleted there and each kept in merge_log`,
-  };
+    report.subscriptions.find((s) => s.name === name && s.node === node)?.verdict?.verdict ?? null;
+  return missedDeletesRule(
+    d,
+    { ...broke, gap: of(d.name, d.node) === 'gap' },
+    loop.back.map((b) => ({ name: b.name, verdict: of(b.name, d.from) })),
+  );
 }

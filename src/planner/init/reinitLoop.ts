@@ -2,6 +2,7 @@ import { adviceText } from '../../model/advice.js';
 import type { InitState } from '../../model/initState.js';
 import { type MergeStrategy, parseStrategy, resolveStrategy } from '../../model/mergeStrategy.js';
 import { quoteIdent, quoteLiteral } from '../../model/sql.js';
+import type { SlotTrouble } from '../../model/syncVerdict.js';
 import { quoteQualified, type SubscriptionSpec } from '../../model/topology.js';
 import { originSetupSql } from './mergeInit.js';
 import { refuse } from './reinitRefusals.js';
@@ -168,5 +169,70 @@ export function planLoopedReinit(input: LoopInput, lockTimeoutMs: number): LoopP
     strategy: strategyOf(d),
     publisher: fence(d.name, d.from, looped, input.stateSchema, lockTimeoutMs),
     subscriber: fence(d.name, d.node, looped, input.stateSchema, lockTimeoutMs),
+  };
+}
+
+/** What the rows only on the subscriber are, where its inbound stream is known to have broken. */
+export interface MissedDeletes {
+  /** they are deletes it missed, and are deleted there */
+  deleted: boolean;
+  /** why, one sentence */
+  why: string;
+}
+
+/** What says the subscription's own stream broke, or may have. */
+export interface BrokenStream {
+  /** its slot on the publisher, where a reinit --full must repair it */
+  slot: SlotTrouble | null;
+  /** status calls it a gap */
+  gap: boolean;
+  /** the last failover of its publisher left it diverged: it skipped changes or applied ones the new primary never had */
+  failoverDiverged: boolean;
+  /** the subscriber may hold rows past that failover's fork (a diverged or unknown verdict) */
+  pastFork: boolean;
+}
+
+/**
+ * A reinit of tables replicated both ways whose own stream broke (its slot gone or invalidated,
+ * a gap, or a failover that skipped changes or may have) missed the publisher's deletes as well
+ * as its inserts, and a row only on the subscriber is either such a delete or a write of the
+ * subscriber the way back has not brought. Where every way back (`back`, with its status
+ * verdict) is `synchronized` (streaming with no known hole, compared within its window) and the
+ * subscriber holds no rows past a failover's fork, the publisher holds everything the subscriber
+ * wrote (the fence's catch-up brings the rest), so such a row is a delete it missed: deleted,
+ * kept in merge_log. Otherwise it is copied to the publisher, as any one-sided row, kept in
+ * merge_log too (`copied-back`), and the reason is said (no verify can decide it afterwards: the
+ * way back's comparison counts those same rows as missing on the publisher). Null: the stream
+ * is not known to have broken. Pure.
+ */
+export function missedDeletesRule(
+  d: SubscriptionSpec,
+  broke: BrokenStream,
+  back: ReadonlyArray<{ name: string; verdict: string | null }>,
+): MissedDeletes | null {
+  const slot = broke.slot?.kind === 'absent' || broke.slot?.kind === 'lost';
+  if (!slot && !broke.gap && !broke.failoverDiverged && !broke.pastFork) return null;
+  const how = slot
+    ? `its slot on ${d.from} is ${broke.slot!.kind === 'absent' ? 'gone' : 'invalidated'}`
+    : broke.gap
+      ? 'its stream has a gap'
+      : `the last failover of ${d.from} ${broke.failoverDiverged ? 'skipped' : 'may have skipped'} them`;
+  const kept = `rows only on ${d.node} are copied to ${d.from}, deletes it missed with them (each kept in merge_log on both nodes, strategy copied-back: those to delete again are among them)`;
+  if (broke.pastFork)
+    return {
+      deleted: false,
+      why: `${d.name} missed changes of ${d.from} (${how}), and ${d.node} may hold rows past ${d.from}'s failover: ${kept}`,
+    };
+  const unproven = back.filter((b) => b.verdict !== 'synchronized');
+  if (unproven.length > 0)
+    return {
+      deleted: false,
+      why:
+        `${d.name} missed changes of ${d.from} (${how}), and ${unproven.map((b) => `${b.name} is ${b.verdict ?? 'not read'}`).join(', ')}: ` +
+        `what ${d.node} wrote may not all be on ${d.from}, so ${kept} (docs/repair.md)`,
+    };
+  return {
+    deleted: true,
+    why: `${d.name} missed changes of ${d.from} (${how}) and ${back.map((b) => b.name).join(', ')} brought ${d.from} everything ${d.node} wrote (synchronized): rows only on ${d.node} are deletes it missed, deleted there and each kept in merge_log`,
   };
 }

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { SubscriptionSpec } from '../../../src/model/topology.js';
-import { type LoopInput, planLoopedReinit } from '../../../src/planner/init/reinitLoop.js';
+import {
+  type BrokenStream,
+  type LoopInput,
+  missedDeletesRule,
+  planLoopedReinit,
+} from '../../../src/planner/init/reinitLoop.js';
 
 function sub(
   name: string,
@@ -101,5 +106,50 @@ describe('reinit of tables replicated both ways', () => {
   it('runs again over a reinit stopped part way: its reconcile, or the copy of its other tables', () => {
     expect(planLoopedReinit(input({ recorded: 'reinitializing' }), 5000)?.looped).toEqual(['p.a']);
     expect(planLoopedReinit(input({ recorded: 'copying', underWay: true }), 5000)?.looped).toEqual(['p.a']);
+  });
+});
+
+describe('the rows only on the subscriber of a link whose stream broke (missedDeletesRule)', () => {
+  const d = sub('l_us', 'us', 'eu', 'none');
+  const intact: BrokenStream = { slot: null, gap: false, failoverDiverged: false, pastFork: false };
+  const synchronized = [{ name: 'l_eu', verdict: 'synchronized' }];
+  const unverified = [{ name: 'l_eu', verdict: 'unverified' }];
+
+  it('no known break: no rule, every one-sided row goes across unlogged as in any merge', () => {
+    expect(missedDeletesRule(d, intact, synchronized)).toBeNull();
+  });
+
+  it('a slot gone, the way back synchronized: deletes it missed, deleted; unproven way back: copied back, logged', () => {
+    const gone = { ...intact, slot: { kind: 'absent' } as BrokenStream['slot'] };
+    expect(missedDeletesRule(d, gone, synchronized)?.deleted).toBe(true);
+    const copied = missedDeletesRule(d, gone, unverified);
+    expect(copied?.deleted).toBe(false);
+    expect(copied?.why).toContain('l_eu is unverified');
+    expect(copied?.why).toContain('strategy copied-back');
+  });
+
+  it('a failover that skipped changes of its slot, which still exists (nightly seed 180083): a broken stream too', () => {
+    // the slot synced before the promotion confirming past what us applied: no slot repair, no gap
+    // read, yet eu's deletes since the failover never reached us
+    const skipped = { ...intact, failoverDiverged: true };
+    expect(missedDeletesRule(d, skipped, unverified)).toEqual({
+      deleted: false,
+      why:
+        'l_us missed changes of eu (the last failover of eu skipped them), and l_eu is unverified: what us wrote may not all be on eu, so ' +
+        'rows only on us are copied to eu, deletes it missed with them (each kept in merge_log on both nodes, strategy copied-back: those to delete again are among them) (docs/repair.md)',
+    });
+    expect(missedDeletesRule(d, skipped, synchronized)?.deleted).toBe(true);
+  });
+
+  it('rows past the fork (diverged keeping them, or unknown): never deleted, each copied back and logged', () => {
+    for (const broke of [
+      { ...intact, failoverDiverged: true, pastFork: true },
+      { ...intact, pastFork: true },
+    ]) {
+      const r = missedDeletesRule(d, broke, synchronized);
+      expect(r?.deleted).toBe(false);
+      expect(r?.why).toContain("us may hold rows past eu's failover");
+      expect(r?.why).toContain('strategy copied-back');
+    }
   });
 });
