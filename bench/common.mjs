@@ -232,18 +232,43 @@ export function keyRanges(table, key, rows, p) {
   }));
 }
 
-/** ms between the first `from` and the first `to` event in a JSON log (apply's `--log-format json`). */
-export function logSpan(log, from, to) {
-  const events = log
+const logEvents = (log) =>
+  log
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l));
+
+/** ms between the first `from` and the first `to` event in a JSON log (apply's `--log-format json`). */
+export function logSpan(log, from, to) {
+  const events = logEvents(log);
   const at = (event) => {
     const e = events.find((x) => x.event === event);
     if (!e) throw new Error(`the log has no ${event}`);
     return Date.parse(e.timestamp);
   };
   return at(to) - at(from);
+}
+
+/**
+ * Where a copy's time went, from apply's JSON log: ms from `init.started` to the last table's
+ * rows (`copyMs`: its first `init.table_complete`; the follow after reports them again), from
+ * there to the last deferred index build (`indexMs`), and each table's builds in seconds as its
+ * `init.indexes_built` says (`builds`).
+ */
+export function initPhases(log) {
+  const events = logEvents(log);
+  const at = (x) => Date.parse(x.timestamp);
+  const started = at(events.find((x) => x.event === 'init.started'));
+  const firsts = new Map();
+  for (const x of events)
+    if (x.event === 'init.table_complete' && !firsts.has(x.table)) firsts.set(x.table, at(x));
+  const copied = Math.max(...firsts.values());
+  const built = events.filter((x) => x.event === 'init.indexes_built');
+  return {
+    copyMs: copied - started,
+    indexMs: built.length > 0 ? Math.max(...built.map(at)) - copied : 0,
+    builds: Object.fromEntries(built.map((x) => [x.table, Number(/in ([\d.]+) s/.exec(x.message)?.[1])])),
+  };
 }
 
 /** Which copy the plan of steep.yaml `path` chose for its subscription's init: 'steep' or 'postgresql'. */

@@ -33,17 +33,20 @@
 //   BENCH_PARALLEL  sessions of steep's snapshot copy (default 4)
 //   BENCH_METHODS   which to run (default physical,snapshot; `init-indexes` runs this script with
 //                   snapshot,native); physical,snapshot,native gives both figures from one database
+//   BENCH_BEFORE    another build's root (the one before a change): its snapshot init, and the
+//                   floor after it, run in each round beside this tree's (`before*` figures)
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { LocalServer } from '../dist/sandbox/localServer.js';
 import { findFreePort } from '../dist/sandbox/ports.js';
-import { chownToServerUser } from '../dist/sandbox/serverUser.js';
+import { baseBackup } from './baseBackup.mjs';
 import {
   benchFile,
   copyFloor,
+  initPhases,
   logSpan,
   pairYaml,
   report,
@@ -58,7 +61,11 @@ const run = promisify(execFile);
 const MB = Number(process.env.BENCH_MB ?? 2048);
 const RUNS = Number(process.env.BENCH_RUNS ?? 2);
 const PARALLEL = Number(process.env.BENCH_PARALLEL ?? 4);
-const METHODS = String(process.env.BENCH_METHODS ?? 'physical,snapshot').split(',');
+const BEFORE = process.env.BENCH_BEFORE;
+const METHODS = [
+  ...String(process.env.BENCH_METHODS ?? 'physical,snapshot').split(','),
+  ...(BEFORE ? ['before'] : []),
+];
 const SCALE = MB / 2048;
 const rows = (n) => Math.max(10, Math.round(n * SCALE));
 
@@ -224,60 +231,7 @@ try {
         const prepared = JSON.parse(await steep(['init', 'prepare', name, '-c', path, '--json']));
         phases.lsn = prepared.lsn;
       });
-      phases.copyMs = await time(async () => {
-        await sql(pub, `SELECT pg_create_physical_replication_slot('${name}_base', true)`);
-        const session = await pub.adminClient('app');
-        try {
-          await session.query(`SELECT pg_backup_start('${name}', true)`);
-          mkdirSync(dataDir);
-          chmodSync(dataDir, 0o700);
-          await chownToServerUser(dataDir);
-          // what pg_basebackup leaves out; files that change or go while tar reads them are
-          // what the WAL replays (GNU tar's exit 1 says only that)
-          const exclude = [
-            ...[
-              'pg_wal',
-              'pg_replslot',
-              'pg_stat_tmp',
-              'pg_dynshmem',
-              'pg_notify',
-              'pg_serial',
-              'pg_snapshots',
-              'pg_subtrans',
-            ].map((d) => `./${d}/*`),
-            './postmaster.pid',
-            './postmaster.opts',
-            './server.log',
-            'pg_internal.init',
-            './.s.PGSQL.*',
-          ];
-          await run('bash', [
-            '-c',
-            `tar -C "$1" ${exclude.map((e) => `--exclude='${e}'`).join(' ')} --warning=no-file-changed --warning=no-file-removed -cf - . | tar -C "$2" -xpf -; s=("\${PIPESTATUS[@]}"); [ "\${s[0]}" -le 1 ] && [ "\${s[1]}" -eq 0 ]`,
-            'copy',
-            pub.dataDir,
-            dataDir,
-          ]);
-          const {
-            rows: [stopped],
-          } = await session.query(
-            'SELECT labelfile, spcmapfile, pg_walfile_name(pg_current_wal_insert_lsn()) AS last FROM pg_backup_stop(false)',
-          );
-          writeFileSync(join(dataDir, 'backup_label'), stopped.labelfile, { mode: 0o600 });
-          if (stopped.spcmapfile)
-            writeFileSync(join(dataDir, 'tablespace_map'), stopped.spcmapfile, { mode: 0o600 });
-          const first = /\(file ([0-9A-F]{24})\)/.exec(stopped.labelfile)[1];
-          const wal = readdirSync(join(pub.dataDir, 'pg_wal')).filter(
-            (f) => f.endsWith('.history') || (/^[0-9A-F]{24}$/.test(f) && f >= first && f <= stopped.last),
-          );
-          await run('cp', ['-a', ...wal.map((f) => join(pub.dataDir, 'pg_wal', f)), join(dataDir, 'pg_wal')]);
-          writeFileSync(join(dataDir, 'recovery.signal'), '');
-          await chownToServerUser(dataDir, true);
-        } finally {
-          await session.end();
-          await sql(pub, `SELECT pg_drop_replication_slot('${name}_base')`);
-        }
-      });
+      phases.copyMs = await time(() => baseBackup(pub, dataDir, name));
       phases.recoveryMs = await time(async () => {
         clone = await LocalServer.existing({
           dataDir,
@@ -318,11 +272,11 @@ try {
     return { wallMs, ...phases, load: loadavg()[0] };
   };
 
-  const snapshot = async (r) => {
-    const name = `snap_${r}`;
+  const snapshot = async (r, root) => {
+    const name = `${root ? 'before' : 'snap'}_${r}`;
     const path = config(name, sub, `{ method: snapshot, parallel: ${PARALLEL} }`);
     await settle([pub, sub]);
-    const m = await steepMeasured(['apply', '-c', path, '--auto-approve', '--log-format', 'json']);
+    const m = await steepMeasured(['apply', '-c', path, '--auto-approve', '--log-format', 'json'], { root });
     const initStatus = await initState(path, name);
     await check(name, sub);
     await sql(sub, `DROP SUBSCRIPTION ${name}`);
@@ -330,11 +284,20 @@ try {
     const load = loadavg()[0];
     // the floor, right after: every table by PARALLEL pipes into the emptied tables, the indexes after
     await settle([pub, sub]);
-    const floorMs = (await copyFloor(pub, sub, PIECES, { parallel: PARALLEL })).wallMs;
+    const floor = await copyFloor(pub, sub, PIECES, { parallel: PARALLEL });
     await sameRows('floor', sub);
     await sql(sub, `TRUNCATE ${NAMES.join(', ')}`);
-    const initMs = logSpan(m.stderr, 'init.started', 'init.completed');
-    return { wallMs: m.wallMs, initMs, floorMs, steepCpuMs: m.cpuMs, steepRssMb: m.rssMb, initStatus, load };
+    const figures = { initMs: logSpan(m.stderr, 'init.started', 'init.completed'), ...initPhases(m.stderr) };
+    const floorFigures = { floorMs: floor.wallMs, floorLoadMs: floor.loadMs, floorIndexMs: floor.indexMs };
+    return {
+      wallMs: m.wallMs,
+      ...figures,
+      ...floorFigures,
+      steepCpuMs: m.cpuMs,
+      steepRssMb: m.rssMb,
+      initStatus,
+      load,
+    };
   };
 
   const native = async (r) => {
@@ -363,7 +326,7 @@ try {
     return { wallMs, load: loadavg()[0] };
   };
 
-  const ways = { physical, snapshot, native };
+  const ways = { physical, snapshot, native, before: (r) => snapshot(r, BEFORE) };
   const results = Object.fromEntries(METHODS.map((m) => [m, []]));
   for (let r = 0; r < RUNS; r++)
     for (const m of r % 2 === 0 ? METHODS : [...METHODS].reverse()) {
@@ -385,7 +348,7 @@ try {
   };
   const sizeText = `${mb(size.tables)} MB of tables + ${mb(size.indexes)} MB of indexes (${INDEX_COUNT}, ${INDEX_COUNT - TABLES.length} secondary) in ${TABLES.length} tables`;
   const walls = (m) => (results[m] ?? []).map((x) => x.wallMs);
-  const of = (k) => (results.snapshot ?? []).map((x) => x[k]);
+  const of = (k, m = 'snapshot') => (results[m] ?? []).map((x) => x[k]);
   const common = {
     ...sizes,
     runs: RUNS,
@@ -436,6 +399,13 @@ try {
         vsFloor: +(median(of('floorMs')) / median(of('initMs'))).toFixed(3),
         vsFloorRuns: results.snapshot.map((x) => +(x.floorMs / x.initMs).toFixed(3)),
         floorTarget: 0.9,
+        ...(BEFORE && {
+          before: BEFORE,
+          beforeInitMs: of('initMs', 'before').map(Math.round),
+          beforeFloorMs: of('floorMs', 'before').map(Math.round),
+          beforeVsFloor: +(median(of('floorMs', 'before')) / median(of('initMs', 'before'))).toFixed(3),
+          beforeVsFloorRuns: results.before.map((x) => +(x.floorMs / x.initMs).toFixed(3)),
+        }),
       },
       `init-indexes: ${sizeText}, into tables that carry every index: steep snapshot (parallel: ${PARALLEL}) ` +
         `${walls('snapshot').map(s).join(', ')} s vs native copy_data ${walls('native').map(s).join(', ')} s = ` +

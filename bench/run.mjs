@@ -5,7 +5,7 @@ import { join } from 'node:path';
 const name = process.argv[2];
 const dir = import.meta.dirname;
 const available = readdirSync(dir)
-  .filter((f) => f.endsWith('.mjs') && !['run.mjs', 'common.mjs'].includes(f))
+  .filter((f) => f.endsWith('.mjs') && !['run.mjs', 'common.mjs', 'baseBackup.mjs'].includes(f))
   .map((f) => f.replace(/\.mjs$/, ''));
 if (!name || !existsSync(join(dir, `${name}.mjs`))) {
   console.error(`usage: npm run bench -- NAME   (one of: ${available.join(', ')})`);
