@@ -99,37 +99,53 @@ async function deferIndexes(
 }
 
 /**
- * Build every index the subscription's copy deferred, a table at a time, each table's reported
- * (`init.indexes_built`) once built. A failure (a unique index the rows break) leaves that
- * table's rows in `deferred_indexes`, so the error names it and a rerun or `init cancel` builds it.
+ * Build every index the subscription's copy deferred, on up to `parallel` sessions (`client`,
+ * then sessions `open` gives, ended after), the largest table first: a table's indexes in one
+ * transaction with the removal of their rows, so a kill leaves each table built or recorded;
+ * each table reported (`init.indexes_built`) once built. A failure (a unique index the rows
+ * break) leaves that table's rows in `deferred_indexes` and starts no other table, the builds
+ * under way end as they would, and the error names it: a rerun or `init cancel` builds what is
+ * left.
  */
 export async function buildDeferredIndexes(
   client: pg.Client,
   store: DeferredIndexStore,
   subscription: string,
   onEvent: EventSink,
-  /** told each table before its indexes are built */
-  onStart?: (table: TableName) => void,
+  opts: {
+    /** sessions building at once, one table each (default 1: `client` alone) */
+    parallel?: number;
+    /** another session on the subscriber, for the builds past the first */
+    open?: () => Promise<pg.Client>;
+    /** told the tables whose indexes are being built, whenever that changes */
+    onBuilding?: (tables: string[]) => void;
+  } = {},
 ): Promise<void> {
-  for (const { table, indexes } of byTable(await store.list(client, subscription))) {
+  const queue = await largestFirst(client, byTable(await store.list(client, subscription)));
+  const building = new Set<string>();
+  let failure: unknown = null;
+  const build = async (c: pg.Client, { table, indexes }: (typeof queue)[number]) => {
     const name = qualifiedName(table);
     const names = indexes.map((x) => x.index);
-    onStart?.(table);
+    building.add(name);
+    opts.onBuilding?.([...building]);
     const t0 = Date.now();
-    await client.query('BEGIN');
+    await c.query('BEGIN');
     try {
       // an index of a big table may take hours to build
-      await client.query('SET LOCAL statement_timeout = 0');
-      for (const x of indexes) await client.query(x.definition);
-      await store.remove(client, subscription, table);
-      await client.query('COMMIT');
+      await c.query('SET LOCAL statement_timeout = 0');
+      for (const x of indexes) await c.query(x.definition);
+      await store.remove(c, subscription, table);
+      await c.query('COMMIT');
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
+      await c.query('ROLLBACK').catch(() => {});
       const message = err instanceof Error ? err.message : String(err);
       throw new Error(
         `cannot build the indexes of ${name} (${names.join(', ')}) deferred during the copy: ${message}`,
         { cause: err },
       );
+    } finally {
+      building.delete(name);
     }
     onEvent({
       event: 'init.indexes_built',
@@ -139,5 +155,33 @@ export async function buildDeferredIndexes(
       table: name,
       message: `built ${names.length === 1 ? 'the index' : `the ${names.length} indexes`} of ${name} deferred during the copy (${names.join(', ')}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
     });
-  }
+  };
+  const worker = async (first: boolean) => {
+    let c: pg.Client | null = first ? client : null;
+    try {
+      for (let t = queue.shift(); t && failure === null; t = queue.shift()) {
+        c ??= await opts.open!();
+        await build(c, t);
+      }
+    } catch (err) {
+      failure ??= err;
+    } finally {
+      if (!first) await c?.end().catch(() => {});
+    }
+  };
+  const sessions = opts.open ? Math.max(1, Math.min(opts.parallel ?? 1, queue.length)) : 1;
+  await Promise.all(Array.from({ length: sessions }, (_, i) => worker(i === 0)));
+  opts.onBuilding?.([]);
+  if (failure !== null) throw failure;
+}
+
+/** `tables` the largest first (their size on the subscriber), so the last build to end starts first. */
+async function largestFirst<T extends { table: TableName }>(client: pg.Client, tables: T[]): Promise<T[]> {
+  if (tables.length < 2) return tables;
+  const { rows } = await client.query<{ bytes: string }>(
+    'SELECT pg_catalog.pg_relation_size(t::regclass)::text AS bytes FROM unnest($1::text[]) WITH ORDINALITY AS x(t, i) ORDER BY i',
+    [tables.map((t) => quoteTable(t.table))],
+  );
+  const bytes = new Map(tables.map((t, i) => [t, Number(rows[i]!.bytes)]));
+  return [...tables].sort((a, b) => bytes.get(b)! - bytes.get(a)!);
 }

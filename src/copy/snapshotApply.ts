@@ -8,6 +8,7 @@ import { tablesWithRows } from '../catalog/rowPresence.js';
 import { serverVersionOf } from '../catalog/session.js';
 import { readSlotConfirmed } from '../catalog/slotHolder.js';
 import { readSubscriptionSlot } from '../catalog/subscriptionOnNode.js';
+import { nodeSession } from '../db/connect.js';
 import type { EventSink } from '../executors/events.js';
 import { followInit, followTargetOf } from '../executors/initFollow.js';
 import { refuseSequenceAccess } from '../executors/sequenceSync.js';
@@ -219,7 +220,11 @@ export async function applySnapshot(
     const sink = new SubscriberSink(topology, d, m.lsn, load.mode.replica);
     const rows = await loadFiles(files, { dir, m, sink, parallel, load: load.mode });
 
-    await buildDeferredIndexes(sub, deferred, d.name, opts.onEvent);
+    // the load's sessions are closed: as many build the tables' indexes
+    await buildDeferredIndexes(sub, deferred, d.name, opts.onEvent, {
+      parallel,
+      open: () => nodeSession(topology, d.node, 'steep snapshot apply'),
+    });
     // sequences: at least the publisher's value at the snapshot (read after it), never backwards
     const setCount = await startOnSlot(
       sub,

@@ -200,9 +200,12 @@ async function copyAndStart(topology: Topology, d: SubscriptionSpec, opts: Strea
     });
     if (opts.signal?.aborted) throw interruptedAfterChunks(d);
     progress.report(true);
-    await buildDeferredIndexes(sub, deferred, d.name, opts.onEvent, (t) =>
-      progress.buildingIndexes([qualifiedName(t)]),
-    );
+    // the copy's sessions on the subscriber are closed: as many build the tables' indexes
+    await buildDeferredIndexes(sub, deferred, d.name, opts.onEvent, {
+      parallel: d.init.parallel,
+      open: () => nodeSession(topology, d.node, 'steep init'),
+      onBuilding: (tables) => progress.buildingIndexes(tables),
+    });
 
     // the subscription streams what the slot holds after the snapshot; the sequences' values,
     // read now, are at least those at the snapshot

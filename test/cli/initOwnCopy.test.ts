@@ -373,52 +373,70 @@ describe("snapshot init with steep's own copy", () => {
     expect(again.code, again.stdout + again.stderr).toBe(0);
   }, 240_000);
 
-  it('init status from another terminal while the deferred indexes are built: which table, which indexes, the phase', async () => {
+  it("init status from another terminal while the deferred indexes are built: two tables' at once on the copy's sessions, which indexes, the phase", async () => {
     const east = cluster().node('east');
     const west = cluster().node('west');
-    const table = { name: 'own_build', rows: 2_000 };
-    await createTables(cluster().nodes, [table]);
-    await fillTables(east, [table]);
+    const tables = [
+      { name: 'own_build', rows: 2_000 },
+      { name: 'own_build2', rows: 2_000 },
+    ];
+    await createTables(cluster().nodes, tables);
+    await fillTables(east, tables);
     // an index whose build takes ~4 s: its expression sleeps 2 ms a row (declared immutable, so it may index)
     await west.query(
       `CREATE FUNCTION public.slow_key(k int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN PERFORM pg_sleep(0.002); RETURN k; END $$`,
     );
-    await west.query('CREATE INDEX own_build_slow ON public.own_build (public.slow_key(n))');
-    const indexesBefore = await indexesOf(west, 'own_build');
+    for (const t of tables)
+      await west.query(`CREATE INDEX ${t.name}_slow ON public.${t.name} (public.slow_key(n))`);
+    const indexesBefore = await Promise.all(tables.map((t) => indexesOf(west, t.name)));
     const path = config(
       'own-build',
       'west_build',
-      [table.name],
+      tables.map((t) => t.name),
       '{ method: snapshot, parallel: 2, splitAbove: 64kB }',
     );
     const applying = steep(['apply', '--auto-approve'], path);
-    // the primary key is built first, in the same transaction: the table's build is under way
-    const building =
-      /indexes {4}public\.own_build: building own_build_pkey, own_build_slow \(building index: [a-z ]+(, \d+\.\d%)?\)/;
+    // each table's primary key is built first, in the same transaction: both tables' builds are
+    // under way at once, each on a session of its own
+    const building = (t: string) =>
+      new RegExp(
+        `indexes {4}public\\.${t}: building ${t}_pkey, ${t}_slow \\(building index: [a-z ]+(, \\d+\\.\\d%)?\\)`,
+      );
     await eventually(
-      async () => building.test((await steep(['init', 'status', 'west_build'], path)).stdout),
+      async () => {
+        const status = (await steep(['init', 'status', 'west_build'], path)).stdout;
+        return tables.every((t) => building(t.name).test(status));
+      },
       HANG_MS,
-      'init status to show the indexes being built',
+      "init status to show both tables' indexes being built at once",
     );
     const applied = await applying;
     expect(applied.code, applied.stderr).toBe(0);
-    expect(await indexesOf(west, 'own_build')).toEqual(indexesBefore);
+    expect(await Promise.all(tables.map((t) => indexesOf(west, t.name)))).toEqual(indexesBefore);
     expect((await steep(['init', 'status', 'west_build'], path)).stdout).not.toContain('indexes ');
     await waitCaughtUp(east, 'west_build');
-    expect(await digests(west, [table.name])).toEqual(await digests(east, [table.name]));
+    const names = tables.map((t) => t.name);
+    expect(await digests(west, names)).toEqual(await digests(east, names));
   }, 120_000);
 
-  it('a unique index the copied rows break: apply fails naming it, its rows stay recorded, and init cancel builds it on the emptied table', async () => {
+  it('a unique index the copied rows break: apply fails naming it, its rows stay recorded while the table built beside it is done, and init cancel builds it on the emptied table', async () => {
     const west = cluster().node('west');
-    await createTables(cluster().nodes, [{ name: 'own_dup', rows: 0 }]);
-    await fillTables(cluster().node('east'), [{ name: 'own_dup', rows: 20_000 }]);
+    await createTables(cluster().nodes, [
+      { name: 'own_dup', rows: 0 },
+      { name: 'own_dup_ok', rows: 0 },
+    ]);
+    await fillTables(cluster().node('east'), [
+      { name: 'own_dup', rows: 20_000 },
+      { name: 'own_dup_ok', rows: 20_000 },
+    ]);
     // west alone has it, and the rows repeat n
     await west.query('ALTER TABLE public.own_dup ADD CONSTRAINT own_dup_n UNIQUE (n)');
     const indexesBefore = await indexesOf(west, 'own_dup');
+    const okBefore = await indexesOf(west, 'own_dup_ok');
     const path = config(
       'own-dup',
       'west_dup',
-      ['own_dup'],
+      ['own_dup', 'own_dup_ok'],
       '{ method: snapshot, parallel: 2, splitAbove: 128kB }',
     );
     const applied = await steep(['apply', '--auto-approve'], path);
@@ -428,6 +446,8 @@ describe("snapshot init with steep's own copy", () => {
     );
     expect(await recordedState('west_dup')).toBe('failed');
     expect(await deferredIndexes('west_dup')).toEqual(['own_dup.own_dup_n', 'own_dup.own_dup_pkey']);
+    // the other table's build, under way on the second session, ended as it would: built, forgotten
+    expect(await indexesOf(west, 'own_dup_ok')).toEqual(okBefore);
 
     const cancelled = await steep(['init', 'cancel', 'west_dup'], path);
     expect(cancelled.code, cancelled.stderr).toBe(0);
