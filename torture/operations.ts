@@ -138,6 +138,28 @@ function runPrinted(world: World, command: string, extra: string[] = []): Promis
   return world.steep([...command.replace(/^steep /, '').split(' '), ...extra]);
 }
 
+/** Each `steep reinit SUB --full [--discard-past-fork]` a command printed, once, in its order. */
+function printedFullReinits(r: CliResult): string[] {
+  const found = (r.stdout + r.stderr).matchAll(/`?(steep reinit \S+ --full(?: --discard-past-fork)?)`?/g);
+  return [...new Set([...found].map((m) => m[1]!))];
+}
+
+/**
+ * Each full reinit as printed, with its gate; where one says it copied rows back that may be
+ * deletes (copied-back), the application's deletes among them made again (copiedBack.ts): what
+ * that did, a sentence each.
+ */
+async function fullReinitsAsPrinted(world: World, commands: string[]): Promise<string[]> {
+  const said: string[] = [];
+  for (const command of commands) {
+    const r = await runPrinted(world, command, ['--auto-approve']);
+    expectCode(r, [0], command);
+    const again = await deleteAgainCopiedBack(world, r);
+    if (again) said.push(again);
+  }
+  return said;
+}
+
 /** Waits until the application has `n` more writes acknowledged on its primary. */
 async function writesOnPrimary(world: World, n: number, what: string): Promise<void> {
   const from = world.ackedCount(world.primary);
@@ -964,20 +986,8 @@ const failoverRepair: Operation = {
     const kept = check.stdout.includes('copy what pb must keep to pa first') ? await copyByHand(world) : null;
     // each reinit as printed (with --discard-past-fork where pb may hold rows past the fork):
     // the file's subscription and a link's each name their own
-    const printed = [
-      ...new Set(
-        [
-          ...(check.stdout + check.stderr).matchAll(/(steep reinit \S+ --full(?: --discard-past-fork)?)/g),
-        ].map((m) => m[1]!),
-      ),
-    ];
-    const again: string[] = [];
-    for (const command of printed) {
-      const r = await runPrinted(world, command, ['--auto-approve']);
-      expectCode(r, [0], command);
-      const said = await deleteAgainCopiedBack(world, r);
-      if (said) again.push(said);
-    }
+    const printed = printedFullReinits(check);
+    const again = await fullReinitsAsPrinted(world, printed);
     // the slot is back: the subscription's options follow the file again (failover kept while it was gone)
     await apply(world);
     return `${kept === null ? '' : `${kept} row(s) only pb held copied to pa by hand, as status said; `}${printed.join(', then ')}, as status named them, then apply${again.map((a) => `; ${a}`).join('')}`;
@@ -1848,13 +1858,7 @@ const slotInvalidated: Operation = {
     // read again as a DBA would while the worker starts and fails: the way out must come. The
     // setting invalidates every slot on pa that fell behind (a link's too): each reinit status
     // names is followed, and the one of this subscription must be among them
-    const named = (r: CliResult) => [
-      ...new Set(
-        [...(r.stdout + r.stderr).matchAll(/`?(steep reinit (\S+) --full(?: --discard-past-fork)?)`?/g)].map(
-          (m) => m[1]!,
-        ),
-      ),
-    ];
+    const named = printedFullReinits;
     const ours = (ways: string[]) => ways.some((w) => w.split(' ')[2] === world.file.sub);
     let check = await world.steep(['status', '--check']);
     const deadline = Date.now() + HANG_MS;
@@ -1867,13 +1871,7 @@ const slotInvalidated: Operation = {
       throw new OperationFailed(
         `slot ${slot} was invalidated on pa, but steep status --check exited ${check.code} without the reinit of ${world.file.sub} that copies again:\n${check.stdout}\n${check.stderr}`,
       );
-    const again: string[] = [];
-    for (const way of ways) {
-      const r = await runPrinted(world, way, ['--auto-approve']);
-      expectCode(r, [0], way);
-      const said = await deleteAgainCopiedBack(world, r);
-      if (said) again.push(said);
-    }
+    const again = await fullReinitsAsPrinted(world, ways);
     return `${world.file.sub} disabled, its slot ${slot} invalidated on pa (max_slot_wal_keep_size), enabled: ${ways.join(', then ')} as status says${again.map((a) => `; ${a}`).join('')}`;
   },
 };

@@ -710,15 +710,10 @@ describe('a publisher with standbys', () => {
       expect(unknown[0]).not.toContain(', and steep reinit west_orders --full');
     });
 
-    it('diverged when the slot is missing or, idle, ahead of what the subscriber applied: no readiness then', () => {
-      const missing = promoted({ positions: seen('0/2000000', true) });
-      delete at(missing, 'east').slots.west_orders;
-      expect(verdicts(missing)).toEqual([
-        expect.stringContaining('diverged: slot west_orders is missing on east'),
-      ]);
-
-      const ahead = promoted({ positions: seen('0/2000000', true) });
-      at(ahead, 'east').failover!.self.slots.west_orders = {
+    /** Its synced copy idle, confirming past what west applied (diverged). */
+    const idleAhead = () => {
+      const state = promoted({ positions: seen('0/2000000', true) });
+      at(state, 'east').failover!.self.slots.west_orders = {
         name: 'west_orders',
         synced: true,
         invalidated: null,
@@ -726,24 +721,23 @@ describe('a publisher with standbys', () => {
         active: false,
         temporary: false,
       };
-      expect(verdicts(ahead)).toEqual([
+      return state;
+    };
+
+    it('diverged when the slot is missing or, idle, ahead of what the subscriber applied: no readiness then', () => {
+      const missing = promoted({ positions: seen('0/2000000', true) });
+      delete at(missing, 'east').slots.west_orders;
+      expect(verdicts(missing)).toEqual([
+        expect.stringContaining('diverged: slot west_orders is missing on east'),
+      ]);
+
+      expect(verdicts(idleAhead())).toEqual([
         expect.stringContaining('confirms 0/4000000, past what west applied (0/3000000)'),
       ]);
     });
 
     it('a publication the diverged subscription would read: refused, not a wait for a slot steep tells not to resume', () => {
-      const ahead = () => {
-        const state = promoted({ positions: seen('0/2000000', true) });
-        at(state, 'east').failover!.self.slots.west_orders = {
-          name: 'west_orders',
-          synced: true,
-          invalidated: null,
-          confirmedFlushLsn: '0/4000000',
-          active: false,
-          temporary: false,
-        };
-        return state;
-      };
+      const ahead = idleAhead;
       // the file adds orders_pub2 on east, read by west_orders too
       const more = topology({
         nodes: [nodeSpec('east', { standbys: [STANDBY] }), 'west'],
