@@ -132,6 +132,30 @@ const readiness = bound<ReadinessVerify>({
   },
 });
 
+const failing =
+  "error: verify cannot compare subscription ts1: its workers on pb are failing (errors rose from 5 to 6 while verify waited for it to replay past the publisher's WAL position 0/23B6798), so it does not replay; steep status says why: run verify again once it is synchronized";
+
+/**
+ * Readiness lost, the file's verify refused (its workers failing after the failover), naming the
+ * way out that keeps pb's rows first: nothing counted, nothing forgiven, the copy follows.
+ */
+const readinessRefused = bound<ReadinessVerify>({
+  name: 'readiness lost, verify refused',
+  baseline: () => ({
+    command: 'steep verify ts1',
+    code: 1,
+    printed: `${failing}; after the failover of pa, steep cannot show that pb holds nothing past its fork, and where its workers do not stream again, the rows pb applied past the fork are writes of the old primary that pa lacks, and pb (with the old primary's data directory) may hold their only copy: copy what pb must keep to pa first, then steep reinit ts1 --full --discard-past-fork deletes them and copies its tables again`,
+    file: true,
+    lostWrites: 3,
+    before: 5,
+    after: 4,
+    rowsOnPb: keyless(2),
+  }),
+  judge: (found, v) => {
+    judgeReadinessVerify(found, v);
+  },
+});
+
 const rollbackPrinted = [
   'Verify of subscription ts1 (pa → pb): 3 tables differ (1.1 s)',
   '  public.t_ids  diverged  3,120 rows, 4 chunks (2 identical)  missing 0, extra 1,012, different 0  0.4 s',
@@ -168,7 +192,7 @@ const rollbackChanges = bound<{ families: Family[]; rows: Row[] }>({
 });
 
 /** the bounds, each agreeing on its baseline (test/unit/tortureOracle.test.ts) */
-export const BOUNDS = [loss, readiness, rollbackExtra, rollbackChanges];
+export const BOUNDS = [loss, readiness, readinessRefused, rollbackExtra, rollbackChanges];
 
 export const BOUND_SELF_TESTS: BoundSelfTest[] = [
   loss.test('loss-fork-is-timeline-fork', 'steep prints a fork the timeline history does not hold', (i) => {

@@ -19,6 +19,7 @@ import {
   judgeRollbackExtra,
   type Lost,
   lossReading,
+  refusedKeepingFirst,
   rowsOnlyOnSubscriber,
 } from './forgiveness.js';
 import { copyPastFork, handCopyAsked } from './handCopy.js';
@@ -912,7 +913,9 @@ async function verifyFollowed(world: World, lost: Lost, command: string, sub: st
   if (uncounted.length > 0) world.say(`${command} cannot count ${uncounted.join(', ')} (not verifiable)`);
   holdBounds(bounds);
   let found = '';
-  if (file) {
+  // refused, naming the copy of what pb must keep first: nothing forgiven on its word
+  const counted = !refusedKeepingFirst({ code: v.code, printed: v.stdout + v.stderr });
+  if (file && counted) {
     const onPb = new Set(
       (
         await world.subscriber.query<{ id: string }>(
@@ -926,7 +929,7 @@ async function verifyFollowed(world: World, lost: Lost, command: string, sub: st
     for (const f of lost.families) if (!notOnPb.has(f.parent)) world.forgivenFamilies.add(f.parent);
     found = `${onPb.size} of ${lost.ids.length} lost id(s), ${lost.families.length - notOnPb.size} of ${lost.families.length} lost famil(ies), `;
   }
-  for (const r of rowsOnPb) world.forgivenRows.add(markOf(r.table, r.key));
+  if (counted) for (const r of rowsOnPb) world.forgivenRows.add(markOf(r.table, r.key));
   world.say(
     `${command} → ${v.code}: ${only ?? 'no row only on pb'} (pb holds ${before}, then ${after}, its publisher lacks); ${found}${rowsOnPb.length} of ${ours.length} lost row(s) on pb`,
   );

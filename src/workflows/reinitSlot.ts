@@ -17,6 +17,7 @@ import { SteepError } from '../model/errors.js';
 import { publicationHoleWayOut, type SlotTrouble, slotTroubleText } from '../model/syncVerdict.js';
 import type { SubscriptionSpec, Topology } from '../model/topology.js';
 import { failoverDivergedReasons, failoverPastFork, failoverWayOut } from '../planner/failover/failover.js';
+import { withWayBack } from '../planner/failover/failoverPromotion.js';
 import { staleServers, staleUrl, staleUrlText } from '../planner/failover/staleNode.js';
 import { createSlotSql } from '../planner/sqlBuild.js';
 import { observeStreamPositions } from './streamPositions.js';
@@ -65,6 +66,20 @@ export async function failoverWayOutNow(
   d: SubscriptionSpec,
 ): Promise<string | undefined> {
   return failoverWayOut(topology, await observedPair(topology, d), d);
+}
+
+/**
+ * After a failover that may have left the subscriber rows past the fork (its verdict `unknown`,
+ * or diverged keeping them first): the way out that keeps them first, then the full copy, read
+ * as failoverWayOutNow reads it. What `verify` names where it cannot compare because the
+ * subscription's workers fail (a row only the subscriber holds, past the fork, meeting a key
+ * the new primary wrote since: nothing streams until that way out). Undefined otherwise.
+ */
+async function pastForkWayOutNow(topology: Topology, d: SubscriptionSpec): Promise<string | undefined> {
+  const observed = await observedPair(topology, d);
+  return failoverPastFork(topology, observed, d)
+    ? keepPhantomsFirst(withWayBack(topology, observed, d))
+    : undefined;
 }
 
 /**
@@ -178,4 +193,25 @@ export async function repairSlot(
     address: subscriptionAddress(d.name),
     message: `${message}; every table of ${d.name} is copied again`,
   });
+}
+
+/**
+ * Workers failing (`verify.failing`) after a failover that may have left the subscriber rows past
+ * the fork: its "run verify again once it is synchronized" may never come, since a row past the
+ * fork meeting a key the new primary wrote stops the worker for good; the way out that keeps
+ * those rows first is named beside it. Any other error thrown as it is.
+ */
+export async function throwWithPastForkWayOut(
+  topology: Topology,
+  d: SubscriptionSpec,
+  err: unknown,
+): Promise<never> {
+  if (!(err instanceof SteepError) || err.code !== 'verify.failing') throw err;
+  const wayOut = await pastForkWayOutNow(topology, d).catch(() => undefined);
+  if (!wayOut) throw err;
+  throw new SteepError(
+    err.code,
+    `${err.message}; after the failover of ${d.from}, steep cannot show that ${d.node} holds nothing past its fork, and where its workers do not stream again, ${wayOut}`,
+    { node: d.node, address: subscriptionAddress(d.name) },
+  );
 }

@@ -24,7 +24,7 @@ import { StreamContinuityStore } from '../state/streamContinuity.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
 import { VerificationStore } from '../state/verifications.js';
 import { VerifiedSegmentsStore } from '../state/verifiedSegments.js';
-import { failoverWayOutNow, staleUrlNow } from './reinitSlot.js';
+import { failoverWayOutNow, staleUrlNow, throwWithPastForkWayOut } from './reinitSlot.js';
 import { recordSettled } from './streamPositions.js';
 import { planVerify } from './verifyScope.js';
 
@@ -207,7 +207,9 @@ export async function verifyLoaded(
       // naming every table it carries is a verify of the whole subscription too
       const { plans, whole } = await planVerify(pub, sub, d, info, opts.tables, topology);
       const run = { ...started, whole };
-      const verdicts = await pool(plans, opts.parallel, (plan) => verifyTable(topology, d, slot, plan, opts));
+      const verdicts = await pool(plans, opts.parallel, (plan) =>
+        verifyTable(topology, d, slot, plan, opts),
+      ).catch((err: unknown) => throwWithPastForkWayOut(topology, d, err));
       const state = await recordVerdicts(sub, topology, d, info, { ...run, verdicts }, opts.onEvent);
       return verifyReport(d, verdicts, { state, onlyCopy, t0 });
     }),

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { CHECK_NAMES, CHECKS } from '../../torture/checks.js';
+import { CHECK_NAMES, CHECKS, Found } from '../../torture/checks.js';
 import { coverage, gaps } from '../../torture/coverage.js';
+import { judgeReadinessVerify, refusedKeepingFirst } from '../../torture/forgiveness.js';
 import { BOUNDS } from '../../torture/forgivenessSelfTests.js';
 import { oracleFindings } from '../../torture/oracle.js';
 import { CHECK_SELF_TESTS, FakeWorld, passes, runCheckSelfTest } from '../../torture/oracleSelfTests.js';
@@ -57,4 +58,32 @@ describe('the oracle: a self-test per check', () => {
       expect(passes(t, without), `${t.check} removed: ${JSON.stringify(without)}`).toBe(false);
     },
   );
+});
+
+describe('a verify refused after readiness was lost', () => {
+  const refusal =
+    "error: verify cannot compare subscription ts1: its workers on pb are failing (errors rose from 5 to 6 while verify waited for it to replay past the publisher's WAL position 0/23B6798), so it does not replay; steep status says why: run verify again once it is synchronized";
+  const keepFirst = `${refusal}; after the failover of pa, steep cannot show that pb holds nothing past its fork, and where its workers do not stream again, the rows pb applied past the fork are writes of the old primary that pa lacks: copy what pb must keep to pa first, then steep reinit ts1 --full --discard-past-fork deletes them`;
+  const judged = (printed: string, code = 1) => {
+    const found = new Found();
+    judgeReadinessVerify(found, {
+      command: 'steep verify ts1',
+      code,
+      printed,
+      file: true,
+      lostWrites: 3,
+      before: 5,
+      after: 4,
+      rowsOnPb: [],
+    });
+    return found;
+  };
+
+  it('counts nothing and is judged no further only where it names the copy of what pb must keep first', () => {
+    expect(refusedKeepingFirst({ code: 1, printed: keepFirst })).toBe(true);
+    expect(judged(keepFirst).list).toEqual([]);
+    // the bare refusal (no way out that keeps pb's rows) is a verify that does not say they are there
+    expect(refusedKeepingFirst({ code: 1, printed: refusal })).toBe(false);
+    expect(judged(refusal).list.map((f) => f.check)).toContain('readiness-lost-extra-counted');
+  });
 });
