@@ -45,9 +45,8 @@ export function plan(file: Topology, observed: ClusterState, opts: PlanOptions):
   // renames in place: planned against the nodes as the renames leave them
   const renames = findRenames(file, observed);
   const desired = withFailoverSlots(renames.desired, renames.observed);
-  // a node whose url is an older branch of its system (the old primary started again after a
-  // failover) is refused: no step is made on it, no subscription re-pointed to it
-  // the failover verdicts first: a subscription one left diverged is told that way out alone
+  // the failover verdicts first: a subscription one left diverged is told that way out alone,
+  // and nothing waits for its slot (publications/publicationCatchUp.ts)
   const failover = failoverVerdicts(desired, renames.observed);
   const pastFork = pastForkSubscriptions(desired, renames.observed);
   const failoverDiverged = new Map(
@@ -55,6 +54,8 @@ export function plan(file: Topology, observed: ClusterState, opts: PlanOptions):
       .filter((v) => v.verdict === 'diverged')
       .map((v) => [v.subscription, pastFork.has(v.subscription)] as const),
   );
+  // a node whose url is an older branch of its system (the old primary started again after a
+  // failover) is refused: no step is made on it, no subscription re-pointed to it
   const ctx = new PlanContext(
     desired,
     withStaleUrlsUnread(desired, renames.observed),
