@@ -409,13 +409,24 @@ describe('steep switchover of asynchronous commits (18 → 18)', () => {
       await east.query(
         "INSERT INTO public.as_orders (v) SELECT repeat('x', 200) FROM generate_series(1, 3000)",
       );
+      // west's apply worker blocked on the lock, and the slot 400 kB behind: until the worker
+      // blocks, the slot may confirm positions east's walsender reads inside those rows' WAL (a
+      // worker with no commit left to flush confirms what it received), so more rows after it
       await eventually(
-        async () =>
-          (
-            await east.query<{ lag: string }>(
-              "SELECT (pg_current_wal_insert_lsn() - confirmed_flush_lsn)::bigint::text AS lag FROM pg_replication_slots WHERE slot_name = 'west_as'",
-            )
-          ).some((r) => Number(r.lag) > 400_000),
+        async () => {
+          const blocked = await west.query(
+            "SELECT 1 FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE NOT l.granted AND a.backend_type LIKE 'logical replication%worker'",
+          );
+          if (blocked.length === 0) return false;
+          const [slot] = await east.query<{ lag: string }>(
+            "SELECT (pg_current_wal_insert_lsn() - confirmed_flush_lsn)::bigint::text AS lag FROM pg_replication_slots WHERE slot_name = 'west_as'",
+          );
+          if (Number(slot?.lag) > 400_000) return true;
+          await east.query(
+            "INSERT INTO public.as_orders (v) SELECT repeat('x', 200) FROM generate_series(1, 1000)",
+          );
+          return false;
+        },
         HANG_MS,
         'the lag to build up behind the lock',
       );
