@@ -72,8 +72,13 @@ const PORT_ATTEMPTS = 5;
  * On top of the sandbox's settings. The launcher waits wal_retrieve_retry_interval (5 s by
  * default) before it starts a failed apply or table sync worker again; PostgreSQL's own
  * subscription tests shorten it the same way, so a crash loop shows in seconds, not minutes.
+ * An apply worker commits asynchronously and confirms a position to its slot only once the WAL
+ * writer has flushed its commit, every wal_writer_delay (200 ms by default): a verify re-reads
+ * each chunk once the slot confirms past the publisher's mark, and waited for that flush each
+ * time (initEvidence: 26 s → 9 s for one init's comparison). A test of asynchronous commits sets
+ * its own delay (ALTER SYSTEM, which postgresql.conf does not override).
  */
-const TEST_SETTINGS = { wal_retrieve_retry_interval: '500ms' };
+const TEST_SETTINGS = { wal_retrieve_retry_interval: '500ms', wal_writer_delay: '10ms' };
 
 /**
  * The server versions a version-parametric test file runs on: `STEEP_TEST_PG` as a comma list
@@ -429,59 +434,74 @@ export interface TestStandby extends TestNode {
 }
 
 /**
- * A physical standby of `primary` (embedded packages ship no pg_basebackup): a cold copy of its
- * data directory (the primary is stopped fast, copied, started again), without its slots, with
+ * Physical standbys of `primary` (embedded packages ship no pg_basebackup): cold copies of its
+ * data directory (the primary is stopped fast once, copied for each, started again), without its slots, with
  * `standby.signal` and the settings slot synchronisation needs: `primary_conninfo` with a dbname,
- * `primary_slot_name`, `hot_standby_feedback`, and on 17+ `sync_replication_slots`. It shares the
- * primary's roles and password; the cluster stops it with its own nodes.
+ * `primary_slot_name`, `hot_standby_feedback`, and on 17+ `sync_replication_slots`. They share the
+ * primary's roles and password; the cluster stops them with its own nodes. (One stop for all: a
+ * standby streaming while its primary stops again retries only after PostgreSQL's 5 s wait.)
  */
+export async function startStandbys(
+  cluster: TestCluster,
+  primaryName: string,
+  standbys: StandbyOptions[],
+): Promise<TestStandby[]> {
+  const primary = cluster.node(primaryName) as Node;
+  const base = path.dirname(primary.dataDir);
+  const servers = live.get(base);
+  if (!servers) throw new Error(`startStandby: the cluster of ${primaryName} is not running`);
+  for (const opts of standbys)
+    await primary.query('SELECT pg_create_physical_replication_slot($1)', [opts.slot]);
+  await primary.stop('fast');
+  for (const opts of standbys) await runAs('cp', ['-a', primary.dataDir, path.join(base, opts.name)]);
+  await primary.restart('fast');
+  const started: TestStandby[] = [];
+  for (const opts of standbys) {
+    const dataDir = path.join(base, opts.name);
+    for (const leftover of ['postmaster.pid', 'postmaster.opts', 'server.log'])
+      await fs.rm(path.join(dataDir, leftover), { force: true });
+    const slots = path.join(dataDir, 'pg_replslot');
+    for (const entry of await fs.readdir(slots))
+      await fs.rm(path.join(slots, entry), { recursive: true, force: true });
+    await fs.writeFile(path.join(dataDir, 'standby.signal'), '');
+    await chownToServerUser(path.join(dataDir, 'standby.signal'));
+    const conninfo = `host=127.0.0.1 port=${primary.port} user=${USER} password=${primary.password} dbname=${DATABASE} application_name=${opts.name}`;
+    const server = await LocalServer.existing({
+      dataDir,
+      name: opts.name,
+      port: await findFreePort(),
+      user: USER,
+      password: primary.password,
+      database: DATABASE,
+      auth: 'scram-sha-256',
+      standby: true,
+      settings: {
+        primary_conninfo: conninfo,
+        primary_slot_name: opts.slot,
+        hot_standby_feedback: 'on',
+        ...(primary.version >= 17 ? { sync_replication_slots: 'on' } : {}),
+        ...opts.settings,
+      },
+    });
+    if (!server) throw new Error(`startStandby: ${dataDir} holds no cluster`);
+    servers.push(server);
+    await startServer(server);
+    const node = new Node(server) as Node & TestStandby;
+    node.promote = async () => {
+      await node.query('SELECT pg_promote(true, 60)');
+    };
+    started.push(node);
+  }
+  return started;
+}
+
+/** One standby of `primary`: startStandbys with one. */
 export async function startStandby(
   cluster: TestCluster,
   primaryName: string,
   opts: StandbyOptions,
 ): Promise<TestStandby> {
-  const primary = cluster.node(primaryName) as Node;
-  const base = path.dirname(primary.dataDir);
-  const servers = live.get(base);
-  if (!servers) throw new Error(`startStandby: the cluster of ${primaryName} is not running`);
-  await primary.query('SELECT pg_create_physical_replication_slot($1)', [opts.slot]);
-  await primary.stop('fast');
-  const dataDir = path.join(base, opts.name);
-  await runAs('cp', ['-a', primary.dataDir, dataDir]);
-  await primary.restart('fast');
-  for (const leftover of ['postmaster.pid', 'postmaster.opts', 'server.log'])
-    await fs.rm(path.join(dataDir, leftover), { force: true });
-  const slots = path.join(dataDir, 'pg_replslot');
-  for (const entry of await fs.readdir(slots))
-    await fs.rm(path.join(slots, entry), { recursive: true, force: true });
-  await fs.writeFile(path.join(dataDir, 'standby.signal'), '');
-  await chownToServerUser(path.join(dataDir, 'standby.signal'));
-  const conninfo = `host=127.0.0.1 port=${primary.port} user=${USER} password=${primary.password} dbname=${DATABASE} application_name=${opts.name}`;
-  const server = await LocalServer.existing({
-    dataDir,
-    name: opts.name,
-    port: await findFreePort(),
-    user: USER,
-    password: primary.password,
-    database: DATABASE,
-    auth: 'scram-sha-256',
-    standby: true,
-    settings: {
-      primary_conninfo: conninfo,
-      primary_slot_name: opts.slot,
-      hot_standby_feedback: 'on',
-      ...(primary.version >= 17 ? { sync_replication_slots: 'on' } : {}),
-      ...opts.settings,
-    },
-  });
-  if (!server) throw new Error(`startStandby: ${dataDir} holds no cluster`);
-  servers.push(server);
-  await startServer(server);
-  const node = new Node(server) as Node & TestStandby;
-  node.promote = async () => {
-    await node.query('SELECT pg_promote(true, 60)');
-  };
-  return node;
+  return (await startStandbys(cluster, primaryName, [opts]))[0]!;
 }
 
 /**
