@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { type IdWriter, idsGoOn, startIdWriter } from '../support/appWriter.js';
 import { type CliResult, steepWith, writeConfig } from '../support/cli.js';
-import { startStandby, type TestCluster, type TestNode, useCluster } from '../support/cluster.js';
+import {
+  startStandbys,
+  type TestCluster,
+  type TestNode,
+  type TestStandby,
+  useCluster,
+} from '../support/cluster.js';
 import { backupClone, workersOn } from '../support/physicalCopy.js';
 import { currentLsn, digests, waitCaughtUp } from '../support/replicationData.js';
 import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
@@ -37,8 +43,10 @@ async function twoPromoted(cluster: TestCluster) {
   await p.query(`CREATE TABLE public.${TABLE} (id bigint PRIMARY KEY, v text NOT NULL)`);
   await p.query(`INSERT INTO public.${TABLE} SELECT g, md5(g::text) FROM generate_series(1, 2000) g`);
   // the standbys are cold copies of p (it stops for a moment): made before the writer
-  const ca = await startStandby(cluster, 'p', { name: 'ca', slot: 'ca_phys' });
-  const cb = await startStandby(cluster, 'p', { name: 'cb', slot: 'cb_phys' });
+  const [ca, cb] = (await startStandbys(cluster, 'p', [
+    { name: 'ca', slot: 'ca_phys' },
+    { name: 'cb', slot: 'cb_phys' },
+  ])) as [TestStandby, TestStandby];
   let at = 'p';
   let next = 1_000_000;
   const nodes: Record<string, TestNode> = { p, ca, cb };
