@@ -131,7 +131,7 @@ const CASES: GapCase[] = [
           `DO $$ BEGIN WHILE EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = '${GAP_SUB}' AND active) LOOP PERFORM pg_sleep(0.1); END LOOP; END $$`,
           `SELECT pg_drop_replication_slot('${GAP_SUB}')`,
           'INSERT INTO public.orders (amount) SELECT g FROM generate_series(1, 7) g',
-          'SELECT pg_sleep(1)',
+          { writes: 20 },
           `SELECT pg_create_logical_replication_slot('${GAP_SUB}', 'pgoutput')`,
         ],
         state: 'synchronized',
@@ -156,7 +156,7 @@ const CASES: GapCase[] = [
           sql: [
             'ALTER PUBLICATION gap_pub RENAME TO gap_pub_away',
             'INSERT INTO public.orders (amount) SELECT g FROM generate_series(1, 7) g',
-            'SELECT pg_sleep(1)',
+            { writes: 20 },
             'ALTER PUBLICATION gap_pub_away RENAME TO gap_pub',
           ],
           reasons: [/publication gap_pub on east did not exist under that name[^\n]*PostgreSQL 18 skips it/],
@@ -313,7 +313,7 @@ const BY_HAND: GapCase[] = [
         lag: true,
         sql: [
           'INSERT INTO public.orders (amount) SELECT g FROM generate_series(1, 7) g',
-          'SELECT pg_sleep(1)',
+          { writes: 20 },
           `DO $$ BEGIN WHILE EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = '${GAP_SUB}' AND active) LOOP PERFORM pg_sleep(0.1); END LOOP; END $$`,
           `SELECT pg_replication_slot_advance('${GAP_SUB}', pg_current_wal_lsn())`,
         ],
@@ -331,10 +331,7 @@ const BY_HAND: GapCase[] = [
     changes: [
       {
         lag: true,
-        sql: [
-          'INSERT INTO public.orders (amount) SELECT g FROM generate_series(1, 7) g',
-          'SELECT pg_sleep(1)',
-        ],
+        sql: ['INSERT INTO public.orders (amount) SELECT g FROM generate_series(1, 7) g', { writes: 20 }],
         westSql: async (east) => [
           WORKER_GONE,
           `SELECT pg_replication_origin_advance('pg_' || oid, '${await eastLsn(east)}') FROM pg_subscription WHERE subname = '${GAP_SUB}'`,
@@ -353,7 +350,7 @@ const BY_HAND: GapCase[] = [
     changes: [
       {
         lag: true,
-        sql: ['SELECT pg_sleep(1)'],
+        sql: [{ writes: 20 }],
         westSql: async (east, west) => [
           `ALTER SUBSCRIPTION ${GAP_SUB} SKIP (lsn = '${await firstPendingFinish(east, west)}')`,
         ],

@@ -60,9 +60,10 @@ export interface GapCase {
 export interface GapChange {
   /**
    * by hand on east (then on west), or steep's own: the publication's tables in steep.yaml from
-   * now on, applied (its output says `says`)
+   * now on, applied (its output says `says`); `{ writes: n }` between two statements waits for n
+   * more ids the application committed there (a window the stream must carry them through)
    */
-  sql?: string[];
+  sql?: Array<string | { writes: number }>;
   /** on west after `sql`; a function reads east first (a position to give west by hand) */
   westSql?: string[] | ((east: TestNode, west: TestNode) => Promise<string[]>);
   published?: string[];
@@ -212,7 +213,9 @@ export async function runGapCase(c: GapCase, cluster: TestCluster): Promise<void
       const before = await memberships(east, change.recreates ?? []);
       if (change.quiet) await writers.at(-1)!.stop();
       if (change.lag) await west.query(`ALTER SUBSCRIPTION ${GAP_SUB} DISABLE`);
-      for (const sql of change.sql ?? []) await east.query(sql);
+      for (const sql of change.sql ?? [])
+        if (typeof sql === 'string') await east.query(sql);
+        else await moreWrites(sql.writes);
       const westSql =
         typeof change.westSql === 'function' ? await change.westSql(east, west) : change.westSql;
       for (const sql of westSql ?? []) await west.query(sql);
