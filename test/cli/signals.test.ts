@@ -6,6 +6,7 @@ import {
   createTables,
   digests,
   fillTables,
+  holdCopy,
   slowCopy,
   startWriter,
   type TableDef,
@@ -108,19 +109,26 @@ const figures: string[] = [];
 
 describe('SIGINT and SIGTERM during steep apply', () => {
   let writer: ReturnType<typeof startWriter>;
+  let releaseCopy: () => Promise<void> = async () => {};
 
   beforeAll(async () => {
     const { east, west } = nodes();
     await createTables([east, west], TABLES);
     await fillTables(east, TABLES);
-    // a copy of sg_a of ~8 s: 100 pauses of 80 ms
-    await slowCopy(west, 'sg_a', 1000, 80);
+    // the copy of sg_a held until round 1 has signalled apply (a copy slowed to ~8 s took 40 s
+    // under load: the whole wait of round 1's follow to synchronized)
+    const release = await holdCopy(west, 'sg_a');
+    releaseCopy = async () => {
+      releaseCopy = async () => {};
+      await release();
+    };
     // and of sg_c (~2 s), so its copy still runs when round 2's signal stops the follow
     await slowCopy(west, 'sg_c', 250, 100);
     writer = startWriter(east, NAMES);
   });
 
-  afterAll(() => {
+  afterAll(async () => {
+    await releaseCopy();
     if (figures.length > 0) console.log(`signals: ${figures.join('; ')}`);
   });
 
@@ -170,6 +178,7 @@ describe('SIGINT and SIGTERM during steep apply', () => {
         WHERE s.subname = 'west_sg' AND sr.srsubstate <> 'r'`,
     );
     expect(copying!.n).toBeGreaterThan(0);
+    await releaseCopy();
 
     // the command steep named, as printed
     const watch = startSteep(
