@@ -8,6 +8,7 @@ import {
   digests,
   fastCopy,
   fillTables,
+  holdCopy,
   slowCopy,
   startWriter,
   type TableDef,
@@ -306,8 +307,9 @@ describe('SIGINT and SIGTERM during reinit, init cancel and init prepare', () =>
 
   it('apply killed while CREATE SUBSCRIPTION waits: the next plan finishes the init it never started', async () => {
     const { east, west } = nodes();
-    // its copy (~10 s) is still under way when the next plan reads it
-    await slowCopy(west, 'is_k', 100, 200);
+    // its copy is held (not only slowed: ~10 s slowed was waited out whole by the apply that
+    // follows) until the next plan has read it under way
+    const releaseCopy = await holdCopy(west, 'is_k');
     const blocker = await east.client();
     await blocker.query('BEGIN');
     await blocker.query('SELECT pg_current_xact_id()');
@@ -339,6 +341,7 @@ describe('SIGINT and SIGTERM during reinit, init cancel and init prepare', () =>
       'adopt subscription.west_isk',
       'init subscription.west_isk',
     ]);
+    await releaseCopy();
 
     let applied = await runSteep(['apply', '--auto-approve', '-c', killPath], { env: env() });
     for (const deadline = Date.now() + HANG_MS; applied.code === 1 && Date.now() < deadline; ) {
