@@ -111,22 +111,28 @@ const keyless = (n: number): Row[] =>
  * Readiness lost: the file's verify counts 4 rows only on pb (pb held 5, then 4: a delete applied
  * between), 3 lost writes among them; 2 lost rows of t_keyless on pb, 2 counted different there.
  */
+/** A readiness-lost verify's reading; `what`: its exit code and what it printed. */
+const readinessReading = (what: Pick<ReadinessVerify, 'code' | 'printed'>): ReadinessVerify => ({
+  command: 'steep verify ts1',
+  ...what,
+  file: true,
+  lostWrites: 3,
+  before: 5,
+  after: 4,
+  rowsOnPb: keyless(2),
+});
+
 const readiness = bound<ReadinessVerify>({
   name: 'readiness lost',
-  baseline: () => ({
-    command: 'steep verify ts1',
-    code: 2,
-    printed: verifyPrinted(
-      'missing 0, extra 4, different 0',
-      'missing 0, extra 0, different 2',
-      '4 extra row(s) exist only on pb and are deleted, 2 different row(s) take pa_standby values',
-    ),
-    file: true,
-    lostWrites: 3,
-    before: 5,
-    after: 4,
-    rowsOnPb: keyless(2),
-  }),
+  baseline: () =>
+    readinessReading({
+      code: 2,
+      printed: verifyPrinted(
+        'missing 0, extra 4, different 0',
+        'missing 0, extra 0, different 2',
+        '4 extra row(s) exist only on pb and are deleted, 2 different row(s) take pa_standby values',
+      ),
+    }),
   judge: (found, v) => {
     judgeReadinessVerify(found, v);
   },
@@ -136,21 +142,16 @@ const failing =
   "error: verify cannot compare subscription ts1: its workers on pb are failing (errors rose from 5 to 6 while verify waited for it to replay past the publisher's WAL position 0/23B6798), so it does not replay; steep status says why: run verify again once it is synchronized";
 
 /**
- * Readiness lost, the file's verify refused (its workers failing after the failover), naming the
- * way out that keeps pb's rows first: nothing counted, nothing forgiven, the copy follows.
+ * The same, the file's verify refused (its workers failing after the failover), naming the way
+ * out that keeps pb's rows first: nothing counted, nothing forgiven, the copy follows.
  */
 const readinessRefused = bound<ReadinessVerify>({
   name: 'readiness lost, verify refused',
-  baseline: () => ({
-    command: 'steep verify ts1',
-    code: 1,
-    printed: `${failing}; after the failover of pa, steep cannot show that pb holds nothing past its fork, and where its workers do not stream again, the rows pb applied past the fork are writes of the old primary that pa lacks, and pb (with the old primary's data directory) may hold their only copy: copy what pb must keep to pa first, then steep reinit ts1 --full --discard-past-fork deletes them and copies its tables again`,
-    file: true,
-    lostWrites: 3,
-    before: 5,
-    after: 4,
-    rowsOnPb: keyless(2),
-  }),
+  baseline: () =>
+    readinessReading({
+      code: 1,
+      printed: `${failing}; after the failover of pa, steep cannot show that pb holds nothing past its fork, and where its workers do not stream again, the rows pb applied past the fork are writes of the old primary that pa lacks, and pb (with the old primary's data directory) may hold their only copy: copy what pb must keep to pa first, then steep reinit ts1 --full --discard-past-fork deletes them and copies its tables again`,
+    }),
   judge: (found, v) => {
     judgeReadinessVerify(found, v);
   },
