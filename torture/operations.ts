@@ -1861,15 +1861,14 @@ const slotInvalidated: Operation = {
     // read again as a DBA would while the worker starts and fails: the way out must come. The
     // setting invalidates every slot on pa that fell behind (a link's too): each reinit status
     // names is followed, and the one of this subscription must be among them
-    const named = printedFullReinits;
     const ours = (ways: string[]) => ways.some((w) => w.split(' ')[2] === world.file.sub);
     let check = await world.steep(['status', '--check']);
     const deadline = Date.now() + HANG_MS;
-    while ((check.code !== 2 || !ours(named(check))) && Date.now() < deadline) {
+    while ((check.code !== 2 || !ours(printedFullReinits(check))) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 2_000));
       check = await world.steep(['status', '--check']);
     }
-    const ways = named(check);
+    const ways = printedFullReinits(check);
     if (check.code !== 2 || !ours(ways))
       throw new OperationFailed(
         `slot ${slot} was invalidated on pa, but steep status --check exited ${check.code} without the reinit of ${world.file.sub} that copies again:\n${check.stdout}\n${check.stderr}`,
