@@ -1073,14 +1073,18 @@ const oldPrimaryBack: Operation = {
           `pb streams from the old primary (read-write, its connection naming it first; ${listed ? '' : 'not '}listed as a standby), but steep status --check exited ${check.code}${line ? ` with "${line.trim()}"` : ''}, not ${verdict}:\n${check.stdout}${check.stderr}`,
         );
     }
-    const named = /(steep reinit \S+ --full(?: --discard-past-fork)?)/.exec(check!.stdout);
-    // the way out: the old primary shut down, apply (the connection names the publisher alone), the reinit status names
+    const named = printedFullReinits(check!);
+    // the way out: the old primary shut down, apply (the connection names the publisher alone),
+    // then as failover-repair: what pb must keep copied to pa first where status says so, and
+    // each reinit status names (those it named before the apply where it names none now)
     await pa.stop('immediate');
     await apply(world);
     const after = await world.steep(['status', '--check']);
-    const reinit = /(steep reinit \S+ --full(?: --discard-past-fork)?)/.exec(after.stdout) ?? named;
-    if (reinit) expectCode(await runPrinted(world, reinit[1]!, ['--auto-approve']), [0], reinit[1]!);
-    return `old primary back read-write (${listed ? 'listed' : 'not listed'}), pb streamed from it: ${verdict}; shut down, apply${reinit ? `, ${reinit[1]}` : ''}`;
+    const kept = after.stdout.includes('copy what pb must keep to pa first') ? await copyByHand(world) : null;
+    const printed = printedFullReinits(after);
+    const reinits = printed.length > 0 ? printed : named;
+    const again = await fullReinitsAsPrinted(world, reinits);
+    return `old primary back read-write (${listed ? 'listed' : 'not listed'}), pb streamed from it: ${verdict}; shut down, apply${kept === null ? '' : `, ${kept} row(s) only pb held copied to pa by hand`}${reinits.map((r) => `, ${r}`).join('')}${again.map((a) => `; ${a}`).join('')}`;
   },
 };
 
