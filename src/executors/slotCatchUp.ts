@@ -6,6 +6,7 @@ import { SteepError } from '../model/errors.js';
 import type { Step } from '../model/plan.js';
 import type { Topology } from '../model/topology.js';
 import { SAY_EVERY_MS } from '../model/waits.js';
+import { reshapedText } from '../planner/publications/publicationCatchUp.js';
 import { type EventSink, stepFields } from './events.js';
 import { sleep } from './sleep.js';
 
@@ -26,6 +27,7 @@ export async function awaitSlotsCatchUp(client: pg.Client, step: Step, opts: Wai
   const words = [
     `publication ${publication} was created`,
     'its subscription would lose the changes decoded before it',
+    LIST_LEFT,
   ] as const;
   await slotsPastNow(client, slots, pauser(step, opts, ...words));
 }
@@ -36,12 +38,20 @@ export async function awaitSlotsCatchUp(client: pg.Client, step: Step, opts: Wai
  * up, the step fails before its statements run.
  */
 export async function awaitSlotsBefore(topology: Topology, step: Step, opts: WaitOptions): Promise<void> {
-  const { node, publications, slots } = step.catchUpBefore!;
+  const { node, publications, slots, reshaped } = step.catchUpBefore!;
   const exist = `exist${publications.length === 1 ? 's' : ''}`;
-  const words = [
-    `the publication list gains ${publications.join(', ')}, which ${exist} on ${node}`,
-    'switched now, it would skip the changes decoded from before they existed',
-  ] as const;
+  const words: readonly [string, string, string] =
+    publications.length > 0
+      ? [
+          `the publication list gains ${publications.join(', ')}, which ${exist} on ${node}`,
+          'switched now, it would skip the changes decoded from before they existed',
+          LIST_LEFT,
+        ]
+      : [
+          `the refresh copies ${reshapedText(reshaped ?? [])}`,
+          'emptied now, a change still on its way under the old shape would be applied after it and the copy would fail on its duplicate key',
+          'so nothing of the step ran (the tables are neither emptied nor refreshed)',
+        ];
   await withSession(nodeSession(topology, node, 'steep apply (catch-up)'), (client) =>
     slotsPastNow(client, slots, pauser(step, opts, ...words)),
   );
@@ -54,7 +64,15 @@ interface WaitOptions {
 }
 
 /** The wait's pause: says what it awaits every few seconds, gives up at the ceiling or a signal. */
-function pauser(step: Step, opts: WaitOptions, done: string, loss: string): (what: string) => Promise<void> {
+const LIST_LEFT = 'so its publication list is left as it is';
+
+function pauser(
+  step: Step,
+  opts: WaitOptions,
+  done: string,
+  loss: string,
+  left: string,
+): (what: string) => Promise<void> {
   const ceiling = opts.statementTimeoutMs > 0 ? opts.statementTimeoutMs : WAIT_MS;
   const started = Date.now();
   let said = started;
@@ -65,7 +83,7 @@ function pauser(step: Step, opts: WaitOptions, done: string, loss: string): (wha
         'apply.catch_up_waiting',
         `${printAddress(step.address)} on ${step.node}: ${done}, but ${what} ` +
           `(waited ${seconds()} s${opts.signal?.aborted ? ', interrupted' : ''}): ${loss}, ` +
-          'so its publication list is left as it is; apply again once it has caught up (steep status shows its lag)',
+          `${left}; apply again once it has caught up (steep status shows its lag)`,
         { node: step.node, address: step.address },
       );
     if (Date.now() - said >= SAY_EVERY_MS) {

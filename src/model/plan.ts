@@ -112,11 +112,21 @@ export interface Step {
   catchUpAfter?: { publication: string; slots: string[] };
   /**
    * A subscription's publication list gaining publications that exist already (an earlier apply
-   * made them and stopped in its wait, or they were made by hand): before its statements, apply
+   * made them and stopped in its wait, or they were made by hand), or its refresh copying a
+   * partition tree in another shape (`reshaped`): before its statements, apply
    * waits (client-side, on the publisher `node`) until these slots have confirmed a position past
    * now (planner/publications/publicationCatchUp.ts).
    */
-  catchUpBefore?: { node: string; publications: string[]; slots: string[] };
+  catchUpBefore?: {
+    node: string;
+    publications: string[];
+    slots: string[];
+    /**
+     * tables a refresh copies in another shape of their partition tree (root for leaves, or the
+     * other way): the changes sent under the old shape are applied before the step empties them
+     */
+    reshaped?: string[];
+  };
   /**
    * The subscription this step disables and leaves disabled (the file's `enabled: false`): apply
    * records the errors PostgreSQL had counted for it then (state/disables.ts), so that a later

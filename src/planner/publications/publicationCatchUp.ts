@@ -47,21 +47,30 @@ export function catchUpBefore(
   d: SubscriptionSpec,
   o: ObservedSubscription,
   publications: readonly string[],
+  reshaped: readonly string[] = [],
 ): Pick<Step, 'catchUpBefore'> {
   if (!o.enabled || o.slotNone) return {};
   const existing = ctx.node(d.from)?.publications ?? {};
   const gained = publications
     .filter((p) => !o.publications.includes(p) && existing[p] !== undefined)
     .sort(compareText);
-  if (gained.length === 0) return {};
-  refuseStuckReaders(
-    ctx,
-    d.from,
-    [{ subscription: d.name, slot: o.slot }],
-    subscriptionAddress(d.name),
-    gained,
-  );
-  return { catchUpBefore: { node: d.from, publications: gained, slots: [o.slot] } };
+  if (gained.length === 0 && reshaped.length === 0) return {};
+  if (gained.length > 0)
+    refuseStuckReaders(
+      ctx,
+      d.from,
+      [{ subscription: d.name, slot: o.slot }],
+      subscriptionAddress(d.name),
+      gained,
+    );
+  return {
+    catchUpBefore: {
+      node: d.from,
+      publications: gained,
+      slots: [o.slot],
+      ...(reshaped.length > 0 ? { reshaped: [...reshaped] } : {}),
+    },
+  };
 }
 
 /**
@@ -128,8 +137,25 @@ function repointFirst(subscription: string, elsewhere: string, publications: rea
 export function catchUpBeforeText({ catchUpBefore: c }: Pick<Step, 'catchUpBefore'>): string {
   if (!c) return '';
   const one = c.publications.length === 1;
+  const since = [
+    ...(c.publications.length > 0
+      ? [
+          `${c.publications.join(', ')} exist${one ? 's' : ''} already (a change decoded from before ${one ? 'it' : 'them'} would be lost)`,
+        ]
+      : []),
+    ...(c.reshaped ? [reshapedText(c.reshaped)] : []),
+  ];
+  return `; first waits until slot ${c.slots.join(', ')} on ${c.node} has confirmed a position past now, since ${since.join(', and ')}`;
+}
+
+/**
+ * Why a refresh that copies a partition tree in another shape waits first (the subscriber
+ * emptied, then a change sent under the old shape applied before the refresh, would be copied
+ * again: the table sync fails on its duplicate key for ever).
+ */
+export function reshapedText(tables: readonly string[]): string {
   return (
-    `; first waits until slot ${c.slots.join(', ')} on ${c.node} has confirmed a position past now, since ` +
-    `${c.publications.join(', ')} exist${one ? 's' : ''} already (a change decoded from before ${one ? 'it' : 'them'} would be lost)`
+    `${tables.join(', ')} ${tables.length === 1 ? 'is' : 'are'} copied in another shape of ${tables.length === 1 ? 'its' : 'their'} partition tree ` +
+    '(a change sent under the old shape and applied after the emptying would be copied again)'
   );
 }

@@ -65,7 +65,7 @@ import {
   relationsDrifted,
   subscriptionRelations,
 } from './subscriptionTables.js';
-import { treeShapeGap } from './treeShapeGap.js';
+import { copiedInAnotherShape, treeShapeGap } from './treeShapeGap.js';
 import { refuseTwoPhaseCopy } from './twoPhaseRefresh.js';
 
 export const UNKNOWN_TEXT = '(unknown)';
@@ -263,7 +263,7 @@ export function planChange(
   if (!alter || (alter.statements.length === 0 && !renamed)) return undefined;
   const words = alterWords(node, o, d, diff, alter.copy, byHand);
   const rename = renamed ? renamePart(ctx, 'subscription', renamed, o.slot) : undefined;
-  const wait = diff.publicationsChanged ? catchUpBefore(ctx, d, o, diff.publications) : {};
+  const wait = catchUpBefore(ctx, d, o, diff.publications, copiedInAnotherShape(diff, alter.copy));
   const told = rename ? renameWords(rename, diff.changes, words, diff.needsRefresh) : words;
   return {
     key: stepKey('subscription', node.name, d.name),

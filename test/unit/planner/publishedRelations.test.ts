@@ -179,6 +179,17 @@ describe('a subscription follows what its publications publish', () => {
         'ALTER SUBSCRIPTION "west_part" REFRESH PUBLICATION WITH (copy_data = true)',
       ]);
       expect(step.reasonText).toContain('steep cannot show the subscriber holds the rows of part.tab1');
+      // a change to a leaf sent before the ALTER PUBLICATION and applied after the emptying
+      // would be copied again: the step first waits for the slot to pass it
+      expect(step.catchUpBefore).toEqual({
+        node: 'east',
+        publications: [],
+        slots: ['west_part'],
+        reshaped: ['part.tab1'],
+      });
+      expect(step.reasonText).toContain(
+        'first waits until slot west_part on east has confirmed a position past now, since part.tab1 is copied in another shape of its partition tree',
+      );
     }
   });
 
@@ -197,6 +208,8 @@ describe('a subscription follows what its publications publish', () => {
     expect(stepAt(p, 'subscription.west_part').statements.map((x) => x.sql)).toEqual([
       'ALTER SUBSCRIPTION "west_part" REFRESH PUBLICATION WITH (copy_data = true)',
     ]);
+    // a new table, not a tree in another shape: nothing of it is on its way under another name
+    expect(stepAt(p, 'subscription.west_part').catchUpBefore).toBeUndefined();
   });
 
   it('the root and a new table in one change: one refresh cannot copy one and not the other, a plan error', () => {
