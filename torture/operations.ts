@@ -715,12 +715,13 @@ function failover(kind: FailoverKind): Operation {
         const ready = async () => {
           check = await world.steep(['status', '--check']);
           // conflicts counted since the last verify (a table out of its publication for a while,
-          // then copied again, say) ask for a verify of the rows they touched: run as printed,
-          // it must find them equal
+          // then copied again, say), or errors since the last comparison (docs/status.md, "After
+          // errors"), ask for a verify of the rows they touched: run as printed, it must find
+          // them equal
           const asked =
             /replication conflicts? since its last verify .*compare them with `(steep verify \S+)`/.exec(
               check.stdout,
-            );
+            ) ?? /last rose at .*?compare them: `(steep verify [^`]+)`/.exec(check.stdout);
           if (check.code === 2 && asked) {
             const v = await runPrinted(world, asked[1]!);
             if (v.code !== 0)
@@ -728,7 +729,7 @@ function failover(kind: FailoverKind): Operation {
                 `${asked[1]} (as status --check asked) exited ${v.code}:\n${v.stdout}${v.stderr}`,
               );
             world.say(
-              `status --check named conflicts since the last verify: ${asked[1]} as printed → ${v.code}`,
+              `status --check named conflicts or errors since the last verify: ${asked[1]} as printed → ${v.code}`,
             );
             check = await world.steep(['status', '--check']);
           }

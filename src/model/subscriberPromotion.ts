@@ -11,9 +11,8 @@
  * timeline when it first reads them (state table `subscriber_timelines`); a physical copy of the
  * subscriber carries those rows, so the promoted server reads its old timeline there.
  */
-import { adviceText } from './advice.js';
 import type { SyncVerdict } from './syncVerdict.js';
-import { equalSince, type TableEvidence, type WindowStatus } from './verifyWindow.js';
+import { type TableEvidence, unverifiedSince, type WindowStatus } from './verifyWindow.js';
 
 /** What steep recorded of one subscription's subscriber server. */
 export interface SubscriberTimeline {
@@ -93,19 +92,6 @@ export function promotionOf(r: SubscriberTimeline | null | undefined): Promotion
 }
 
 /**
- * The tables not found equal since the promotion (never compared, or last before it); a table no
- * comparison can call equal as published is left out, as the verify window leaves it.
- */
-export function comparedBefore(
-  p: Promotion,
-  tables: readonly string[],
-  evidence: ReadonlyMap<string, TableEvidence>,
-): string[] {
-  const since = Date.parse(p.at);
-  return tables.filter((t) => equalSince(evidence.get(t), since) === false);
-}
-
-/**
  * The verdict after a promotion of the subscriber: one that says the stream is whole
  * (`synchronized`, or `unverified` by the window alone) is `unverified` while a table was not
  * compared since, naming the promotion and one verify of every table either rule names. Any other
@@ -124,17 +110,6 @@ export function withPromotion(
   },
 ): SyncVerdict {
   if (!p || (v.verdict !== 'synchronized' && v.verdict !== 'unverified')) return v;
-  const stale = comparedBefore(p, f.tables, f.evidence);
-  if (stale.length === 0) return v;
-  const pastWindow = f.window && !f.window.waived ? f.window.unverified.map((t) => t.table) : [];
-  const named = f.tables.filter((t) => stale.includes(t) || pastWindow.includes(t));
-  const verify = adviceText('verify', f.subscription, named.length === f.tables.length ? [] : named);
-  return {
-    verdict: 'unverified',
-    reasons: [
-      `${f.node} was promoted: steep read it on timeline ${p.from} from ${p.since} and found it on timeline ${p.to} at ${p.at} (a promoted standby, or a restore); what its old server applied from ${f.from} past what the copy replayed never reaches it (the slot resumes after what the old server confirmed), so no comparison before ${p.at} counts`,
-      ...stale.map((t) => `${t} was not compared since`),
-      `compare them: \`${verify}\` (read-only; equal clears this, a difference names its repair)`,
-    ],
-  };
+  const cause = `${f.node} was promoted: steep read it on timeline ${p.from} from ${p.since} and found it on timeline ${p.to} at ${p.at} (a promoted standby, or a restore); what its old server applied from ${f.from} past what the copy replayed never reaches it (the slot resumes after what the old server confirmed), so no comparison before ${p.at} counts`;
+  return unverifiedSince(p.at, cause, f) ?? v;
 }

@@ -54,6 +54,52 @@ export function equalSince(e: TableEvidence | undefined, since: number): boolean
   return at !== null && Date.parse(at) >= since;
 }
 
+/**
+ * The tables not found equal at or after `at` (ISO 8601: never compared, or last before it); a
+ * table no comparison can call equal as published is left out, as the verify window leaves it.
+ */
+function notComparedSince(
+  at: string,
+  tables: readonly string[],
+  evidence: ReadonlyMap<string, TableEvidence>,
+): string[] {
+  const since = Date.parse(at);
+  return tables.filter((t) => equalSince(evidence.get(t), since) === false);
+}
+
+/**
+ * `unverified` because no comparison before `at` counts (`cause`, the first reason, says why: a
+ * promotion of the subscriber, an error episode); null where every table was compared since.
+ * Names each such table and one verify of them and of those past the window.
+ */
+export function unverifiedSince(
+  at: string,
+  cause: string,
+  f: {
+    subscription: string;
+    tables: readonly string[];
+    evidence: ReadonlyMap<string, TableEvidence>;
+    window?: WindowStatus | undefined;
+  },
+): SyncVerdict | null {
+  const stale = notComparedSince(at, f.tables, f.evidence);
+  if (stale.length === 0) return null;
+  const pastWindow = f.window && !f.window.waived ? f.window.unverified.map((t) => t.table) : [];
+  const named = f.tables.filter((t) => stale.includes(t) || pastWindow.includes(t));
+  const verify = adviceText('verify', f.subscription, named.length === f.tables.length ? [] : named);
+  return {
+    verdict: 'unverified',
+    reasons: [
+      cause,
+      ...stale.map((t) => {
+        const last = oldestComparison(f.evidence.get(t));
+        return last === null ? `${t} was never compared` : `${t} was last found equal at ${last}`;
+      }),
+      `compare them: \`${verify}\` (read-only; equal clears this, a difference names its repair)`,
+    ],
+  };
+}
+
 /** `verify.window` as `status` reports it. */
 export type WindowStatus =
   | { window: 'off'; waived: true }

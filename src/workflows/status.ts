@@ -14,6 +14,7 @@ import { withoutSyncSlotAmong } from '../catalog/initProgress.js';
 import { clusterReadOptions, readCluster } from '../catalog/readCluster.js';
 import { loadTopology } from '../config/load.js';
 import { type ClusterState, type ObservedSubscription, reachableNode } from '../model/cluster.js';
+import { withErrorEpisode } from '../model/errorEpisode.js';
 import { advanceState, caughtUpAtAGlance, liveState } from '../model/initFigures.js';
 import type { InitState, SubscriptionActivity } from '../model/initState.js';
 import { compareText } from '../model/order.js';
@@ -200,6 +201,17 @@ function subscriptionStatus(
   return { status, judged };
 }
 
+/** The errors counted now and when a reading of steep's last saw them rise (model/errorEpisode.ts). */
+function errorsSeen(f: SyncFacts) {
+  const p = f.previous;
+  if (!p) return null;
+  return {
+    roseAt: p.roseAt,
+    applyErrors: f.applyErrors ?? p.applyErrors,
+    syncErrors: f.syncErrors ?? p.syncErrors,
+  };
+}
+
 /** The slot's stuckAt fact (model/syncVerdict.ts): the publication it cannot decode past, if any. */
 function stuckAt(publication: string | undefined, version: number) {
   return publication === undefined ? {} : { stuckAt: { publication, version } };
@@ -212,18 +224,15 @@ function stuckAt(publication: string | undefined, version: number) {
 function judge(j: Judged): void {
   const s = j.status;
   const f = j.facts;
-  const v = withWindow(
-    withPromotion(syncVerdict(f), j.promotion, {
-      subscription: f.subscription,
-      node: f.node,
-      from: f.from,
-      tables: j.compared,
-      evidence: j.evidence,
-      window: s.verifyWindow,
-    }),
-    s.verifyWindow,
-    f.subscription,
-  );
+  const scope = {
+    subscription: f.subscription,
+    node: f.node,
+    tables: j.compared,
+    evidence: j.evidence,
+    window: s.verifyWindow,
+  };
+  const promoted = withPromotion(syncVerdict(f), j.promotion, { ...scope, from: f.from });
+  const v = withWindow(withErrorEpisode(promoted, errorsSeen(f), scope), s.verifyWindow, f.subscription);
   s.verdict = v;
   if (j.initState !== 'synchronized' || v.verdict === 'synchronized') return;
   if (v.verdict === 'not_ready' && j.facts.unfinishedReinit) s.state = 'reinitializing';

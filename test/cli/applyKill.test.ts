@@ -120,15 +120,28 @@ async function expectConverged(
 ): Promise<void> {
   // The killed run's last statement may still run server-side (a CREATE SUBSCRIPTION waiting for
   // its slot), its session holding the lock: the re-run refuses, naming it, until it has ended.
+  // A CREATE SUBSCRIPTION it left making its slot keeps that slot active meanwhile (the plan
+  // refuses to touch it until it ends); one that made the slot and then failed leaves it without
+  // its subscription, which the plan drops only with --allow-destroy, as its error says: as printed.
+  let destroy: string[] = [];
   const reapply = () =>
-    runSteep(['apply', '--auto-approve', '--log-format', 'json', '-c', path], { env: env() });
+    runSteep(['apply', '--auto-approve', '--log-format', 'json', ...destroy, '-c', path], { env: env() });
   let again = await reapply();
   for (
     const deadline = Date.now() + HANG_MS;
     again.code === 1 && Date.now() < deadline;
     again = await reapply()
   ) {
-    if (!/another steep command holds the lock: steep apply \(pid \d+/.test(again.stderr)) break;
+    if (/the plan drops slot\.\S+; nothing was changed — rerun with --allow-destroy/.test(again.stderr)) {
+      destroy = ['--allow-destroy'];
+      continue;
+    }
+    const waiting =
+      /another steep command holds the lock: steep apply \(pid \d+/.test(again.stderr) ||
+      /needs slot \S+ on \S+, which is active \(pid \d+\) though no subscription of the topology uses it/.test(
+        again.stderr,
+      );
+    if (!waiting) break;
     await new Promise((r) => setTimeout(r, 500));
   }
   // the nodes the re-run had steps on, and so locked

@@ -393,6 +393,30 @@ export function startSteep(
   return { child, events, when, exited, output };
 }
 
+/**
+ * Until `steep status --check` exits 0, each `steep verify …` it prints followed as printed, once
+ * (a subscription `unverified` since its workers' errors last rose: docs/status.md, "After
+ * errors"), as a DBA follows it; the verifies run. A hang ceiling, never a duration.
+ */
+export async function untilHealthyVerified(steep: Steep): Promise<string[]> {
+  const ran = new Set<string>();
+  await eventually(
+    async () => {
+      const r = await steep(['status', '--check']);
+      if (r.code === 0) return true;
+      const verify = /`(steep verify [^`]+)`/.exec(r.stdout)?.[1];
+      if (r.code === 2 && verify && !ran.has(verify)) {
+        ran.add(verify);
+        await steep(verify.replace(/^steep /, '').split(' '));
+      }
+      return false;
+    },
+    HANG_MS,
+    'status --check to be healthy, the verify it printed followed',
+  );
+  return [...ran];
+}
+
 /** Until `steep status --check` exits 0 (a hang ceiling, never a duration). */
 export async function untilHealthy(steep: Steep): Promise<void> {
   await eventually(

@@ -76,7 +76,7 @@ describe('subscriber promotion (model/subscriberPromotion.ts)', () => {
     });
     expect(before.verdict).toBe('unverified');
     expect(before.reasons[0]).toContain('pa was promoted: steep read it on timeline 1');
-    expect(before.reasons).toContain('public.a was not compared since');
+    expect(before.reasons).toContain('public.a was last found equal at 2026-11-30T01:00:00Z');
     expect(before.reasons.at(-1)).toContain('`steep verify s --tables public.a`');
     // never compared: the whole subscription, one verify
     const never = withPromotion(synchronized, p, { ...f, evidence: new Map() });
