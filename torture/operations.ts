@@ -476,7 +476,8 @@ function switchoverArgs(world: World, reverse: boolean, extra: string[] = []): s
 /**
  * What an operation adds to the rollback (switchover-inbound): `before` its steps; `check`, a
  * check of the rollback ("repeat until it returns no row") that returned rows, followed as its why
- * says before the check is read again; `afterSteps`, once the application points back at pa; `after`,
+ * says before the check is read again; `beforeApplication`, as the application is pointed back
+ * at pa (its writers stopped); `afterSteps`, once the application points back at pa; `after`,
  * once the declared subscription is made again.
  */
 interface RollbackFollow {
@@ -487,6 +488,8 @@ interface RollbackFollow {
     rows: Record<string, unknown>[],
     node: TestNode,
   ) => Promise<void>;
+  /** at the step that points the application back at pa, its writers stopped, before they write there */
+  beforeApplication?: (world: World) => Promise<void>;
   afterSteps?: (world: World) => Promise<void>;
   after?: (world: World) => Promise<string>;
   /** the tables the rollback's check asked to copy by hand (`check` read it) */
@@ -540,6 +543,7 @@ function rollback(
           } else await node.query(step.sql);
         } else if (/point the application back/.test(step.why)) {
           await world.stopWriters();
+          await follow.beforeApplication?.(world);
           // the file's node pa: after a failover, the promoted standby (the old primary is down)
           world.primary = world.file.publisher;
           world.startWriters();
@@ -1229,11 +1233,15 @@ const switchoverInbound: Operation = {
         );
       },
       copyAsked: () => copy ?? [],
-      afterSteps: async () => {
+      // as the check says: once pa's fence is removed, before the application is pointed back
+      // at pa (a row it deleted there since would come back)
+      beforeApplication: async () => {
         if (copy)
           world.say(
             `rollback's check: ${await copyLacking(world, copy)} row(s) pb holds and pa lacks copied by hand`,
           );
+      },
+      afterSteps: async () => {
         if (moved) await moveInbound(world, world.subscriber, pa);
         else await pa.query(`ALTER SUBSCRIPTION ${INBOUND} ENABLE`);
       },

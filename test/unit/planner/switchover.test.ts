@@ -603,7 +603,7 @@ describe('switchover planner', () => {
       expect(check.why).toBe(
         'repeat until it returns no row: another subscription on new applying into these tables passes the fence: disable each (ALTER SUBSCRIPTION name DISABLE); ' +
           "the rows it applied on new are only there (no way back carries another origin's rows) and steep verify cannot tell them from the application's, " +
-          "so once old's fence is removed copy to old by hand every row of its tables new holds and old lacks, before moving it back to old",
+          "so once old's fence is removed, before the application is pointed back at old, copy to old by hand every row of its tables new holds and old lacks (one the application deletes on old first would come back), then move it back to old",
       );
     }
   });
