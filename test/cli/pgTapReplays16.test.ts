@@ -389,7 +389,6 @@ each('PostgreSQL 16+ subscription TAP replays on %i', { timeout: 300_000 }, (ver
     await B.query(sendRecv);
     await caughtUp(B, 'tsub');
     expect(await rows(B, 'SELECT a::text FROM bin.test_myvarchar')).toBe('a');
-    // the sync errors stop rising: healthy again, and every table equal
     // the sync errors stop rising; the table that joined by hand was never compared: unverified,
     // naming it, until the verify the advice names compares it; then healthy, every table equal
     // (and no comparison from before the sync errors counts: docs/status.md, "After errors")
