@@ -63,9 +63,13 @@ interface WaitOptions {
   signal?: AbortSignal;
 }
 
-/** The wait's pause: says what it awaits every few seconds, gives up at the ceiling or a signal. */
+/** What a publication's wait leaves undone when it gives up. */
 const LIST_LEFT = 'so its publication list is left as it is';
 
+/**
+ * The wait's pause: says what it awaits every few seconds, gives up at the ceiling or a signal,
+ * saying what was `done`, the `loss` it avoids and what it `left` undone.
+ */
 function pauser(
   step: Step,
   opts: WaitOptions,

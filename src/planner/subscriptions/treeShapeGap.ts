@@ -47,10 +47,11 @@ export function treeShapeGap(
 
 /**
  * The tables a copying refresh (`copies`, the subscription left enabled) takes in another shape
- * of their partition tree (the subscriber cannot be shown to hold their rows). A change the publisher sent under the old shape before
- * the ALTER PUBLICATION, applied after the step's TRUNCATE and before its REFRESH, would be
- * copied again and the table sync fail on its key for ever: the step waits first until the
- * slot has passed it (publicationCatchUp.ts catchUpBefore).
+ * of their partition tree (the subscriber cannot be shown to hold their rows). A change the
+ * publisher sent under the old shape before the ALTER PUBLICATION, applied after the step's
+ * TRUNCATE (its apply worker keeps a relation it holds ready as ready, past the REFRESH too),
+ * would be copied again and the table sync fail on its key for ever: the step waits first until
+ * the slot has passed it (publicationCatchUp.ts catchUpBefore).
  */
 export function copiedInAnotherShape(
   diff: { relations: SubscriptionRelations | null; enabled: boolean },
