@@ -161,6 +161,23 @@ async function fullReinitsAsPrinted(world: World, commands: string[]): Promise<s
   return said;
 }
 
+/**
+ * A failover's way out as `check` (status --check) prints it: what pb must keep copied to pa
+ * first where it says so, then each full reinit it names (`fallback` where it names none), as
+ * printed (fullReinitsAsPrinted). What was done: the rows copied (null: none asked), the reinits
+ * run, what each said of copied-back rows.
+ */
+async function followFailoverWayOut(
+  world: World,
+  check: CliResult,
+  fallback: string[] = [],
+): Promise<{ kept: number | null; reinits: string[]; again: string[] }> {
+  const kept = check.stdout.includes('copy what pb must keep to pa first') ? await copyByHand(world) : null;
+  const printed = printedFullReinits(check);
+  const reinits = printed.length > 0 ? printed : fallback;
+  return { kept, reinits, again: await fullReinitsAsPrinted(world, reinits) };
+}
+
 /** Waits until the application has `n` more writes acknowledged on its primary. */
 async function writesOnPrimary(world: World, n: number, what: string): Promise<void> {
   const from = world.ackedCount(world.primary);
@@ -990,12 +1007,10 @@ const failoverRepair: Operation = {
     }
     // exit 2 naming something else: the oracle judges it against the rows
     if (!check.stdout.concat(check.stderr).includes(repair)) return 'status --check exits 2, names no reinit';
-    // as it says: what pb must keep (the old primary's writes it alone holds) goes to pa first
-    const kept = check.stdout.includes('copy what pb must keep to pa first') ? await copyByHand(world) : null;
-    // each reinit as printed (with --discard-past-fork where pb may hold rows past the fork):
-    // the file's subscription and a link's each name their own
-    const printed = printedFullReinits(check);
-    const again = await fullReinitsAsPrinted(world, printed);
+    // as it says: what pb must keep (the old primary's writes it alone holds) goes to pa first,
+    // then each reinit as printed (with --discard-past-fork where pb may hold rows past the
+    // fork): the file's subscription and a link's each name their own
+    const { kept, reinits: printed, again } = await followFailoverWayOut(world, check);
     // the slot is back: the subscription's options follow the file again (failover kept while it was gone)
     await apply(world);
     return `${kept === null ? '' : `${kept} row(s) only pb held copied to pa by hand, as status said; `}${printed.join(', then ')}, as status named them, then apply${again.map((a) => `; ${a}`).join('')}`;
@@ -1085,10 +1100,7 @@ const oldPrimaryBack: Operation = {
     await pa.stop('immediate');
     await apply(world);
     const after = await world.steep(['status', '--check']);
-    const kept = after.stdout.includes('copy what pb must keep to pa first') ? await copyByHand(world) : null;
-    const printed = printedFullReinits(after);
-    const reinits = printed.length > 0 ? printed : named;
-    const again = await fullReinitsAsPrinted(world, reinits);
+    const { kept, reinits, again } = await followFailoverWayOut(world, after, named);
     return `old primary back read-write (${listed ? 'listed' : 'not listed'}), pb streamed from it: ${verdict}; shut down, apply${kept === null ? '' : `, ${kept} row(s) only pb held copied to pa by hand`}${reinits.map((r) => `, ${r}`).join('')}${again.map((a) => `; ${a}`).join('')}`;
   },
 };

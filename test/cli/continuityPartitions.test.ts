@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { startIdWriter } from '../support/appWriter.js';
 import { startSteep, steepWith, untilHealthy, verifyJson, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
-import { idsMissing, queryDigest, waitCaughtUp } from '../support/replicationData.js';
+import { idsMissing, partitionedOrders, queryDigest, waitCaughtUp } from '../support/replicationData.js';
 import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
@@ -78,23 +78,7 @@ describe('continuity when the published shape changes (18)', { timeout: 300_000 
   it('(1) viaPartitionRoot with a root filter after the subscriber was emptied: copied, never trusted from the tree', async () => {
     const east = cluster().node('east');
     const west = cluster().node('west');
-    for (const n of [east, west]) {
-      await n.query(`CREATE ROLE ${APP.user} LOGIN PASSWORD '${APP.password}'`);
-      await n.query('CREATE SCHEMA part');
-      await n.query(
-        'CREATE TABLE part.orders (id bigserial PRIMARY KEY, v text NOT NULL) PARTITION BY HASH (id)',
-      );
-      await n.query(
-        'CREATE TABLE part.orders_0 PARTITION OF part.orders FOR VALUES WITH (MODULUS 2, REMAINDER 0)',
-      );
-      await n.query(
-        'CREATE TABLE part.orders_1 PARTITION OF part.orders FOR VALUES WITH (MODULUS 2, REMAINDER 1)',
-      );
-      await n.query(`GRANT USAGE ON SCHEMA part TO ${APP.user}`);
-      await n.query(`GRANT SELECT, INSERT ON part.orders TO ${APP.user}`);
-      await n.query(`GRANT USAGE ON SEQUENCE part.orders_id_seq TO ${APP.user}`);
-    }
-    await east.query('INSERT INTO part.orders (v) SELECT md5(g::text) FROM generate_series(1, 300) g');
+    await partitionedOrders(east, west, APP);
     path = config({ via: false });
     const applied = await steep(['apply', '--auto-approve']);
     expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);

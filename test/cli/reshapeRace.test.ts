@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { idsGoOn, startIdWriter } from '../support/appWriter.js';
 import { steepWith, untilHealthy, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
-import { idsMissing, queryDigest, waitCaughtUp } from '../support/replicationData.js';
+import { idsMissing, partitionedOrders, queryDigest, waitCaughtUp } from '../support/replicationData.js';
 import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
@@ -54,21 +54,7 @@ describe('a partition tree re-shaped with a copy while changes are on their way 
   it('the subscriber is emptied only once the changes from before the ALTER PUBLICATION are applied', async () => {
     const east = cluster().node('east');
     const west = cluster().node('west');
-    for (const n of [east, west]) {
-      await n.query(`CREATE ROLE ${APP.user} LOGIN PASSWORD '${APP.password}'`);
-      await n.query('CREATE SCHEMA part');
-      await n.query(
-        'CREATE TABLE part.orders (id bigserial PRIMARY KEY, v text NOT NULL) PARTITION BY HASH (id)',
-      );
-      for (const r of [0, 1])
-        await n.query(
-          `CREATE TABLE part.orders_${r} PARTITION OF part.orders FOR VALUES WITH (MODULUS 2, REMAINDER ${r})`,
-        );
-      await n.query(`GRANT USAGE ON SCHEMA part TO ${APP.user}`);
-      await n.query(`GRANT SELECT, INSERT ON part.orders TO ${APP.user}`);
-      await n.query(`GRANT USAGE ON SEQUENCE part.orders_id_seq TO ${APP.user}`);
-    }
-    await east.query('INSERT INTO part.orders (v) SELECT md5(g::text) FROM generate_series(1, 300) g');
+    await partitionedOrders(east, west, APP);
     path = config(false);
     const applied = await steep(['apply', '--auto-approve']);
     expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);

@@ -36,6 +36,33 @@ export async function fillTables(node: TestNode, tables: TableDef[]): Promise<vo
   await node.query('ANALYZE');
 }
 
+/**
+ * On `publisher` and `subscriber`: the application's role `app`, `part.orders` partitioned by
+ * hash into two leaves (`orders_0`, `orders_1`), what `app` needs to insert into it by the root;
+ * then 300 rows on the publisher.
+ */
+export async function partitionedOrders(
+  publisher: TestNode,
+  subscriber: TestNode,
+  app: { user: string; password: string },
+): Promise<void> {
+  for (const n of [publisher, subscriber]) {
+    await n.query(`CREATE ROLE ${app.user} LOGIN PASSWORD '${app.password}'`);
+    await n.query('CREATE SCHEMA part');
+    await n.query(
+      'CREATE TABLE part.orders (id bigserial PRIMARY KEY, v text NOT NULL) PARTITION BY HASH (id)',
+    );
+    for (const r of [0, 1])
+      await n.query(
+        `CREATE TABLE part.orders_${r} PARTITION OF part.orders FOR VALUES WITH (MODULUS 2, REMAINDER ${r})`,
+      );
+    await n.query(`GRANT USAGE ON SCHEMA part TO ${app.user}`);
+    await n.query(`GRANT SELECT, INSERT ON part.orders TO ${app.user}`);
+    await n.query(`GRANT USAGE ON SEQUENCE part.orders_id_seq TO ${app.user}`);
+  }
+  await publisher.query('INSERT INTO part.orders (v) SELECT md5(g::text) FROM generate_series(1, 300) g');
+}
+
 /** Row count and an order-independent checksum of every column. */
 export async function tableDigest(node: TestNode, table: string): Promise<{ count: number; sum: string }> {
   const [r] = await node.query<{ count: string; sum: string | null }>(
