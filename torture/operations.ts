@@ -1798,19 +1798,26 @@ const repairAfterSwitchover: Operation = {
 };
 
 /**
- * One checkpoint of `pa` under `max_slot_wal_keep_size = '1MB'`: every slot behind the current
- * WAL segment is invalidated, but never a standby's physical slot (its WAL gone, the standby can
+ * One checkpoint of `pa` under `max_slot_wal_keep_size` of one WAL segment, after two switches of
+ * the WAL: the subscription's slot (disabled, its position from before the first switch) is two
+ * segments behind and invalidated, a standby's physical slot never (its WAL gone, the standby can
  * never stream again, and as a synchronous standby it never replies: every commit on pa waits).
- * The application is held from the WAL switch to the checkpoint, and the setting holds only after
- * every physical slot that streamed (a standby's, connected or not) confirmed the switch, until
- * right after that checkpoint: nightly seed 180090 under load had the setting from before the
- * switch and the application writing past the guard, and lost pa_standby's slot. A physical slot
- * lost all the same fails the sequence in the harness's name, not steep's.
+ * The application is held from the first switch to the checkpoint, and the setting holds only
+ * after every physical slot that streamed (a standby's, connected or not) confirmed the second
+ * switch, until right after that checkpoint: nightly seed 180090 under load had the setting from
+ * before the switch and the application writing past the guard, and lost pa_standby's slot; seed
+ * 180079, with a keep of 0 segments (1MB), lost it to the WAL written during the checkpoint
+ * itself. A standby now has to fall a whole segment behind for that. A physical slot lost all the
+ * same fails the sequence in the harness's name, not steep's.
  */
 async function checkpointPastSlots(world: World, pa: TestNode): Promise<void> {
-  const keep = async (value: '1MB' | '-1') => {
+  const [segment] = await pa.query<{ mb: string }>(
+    "SELECT pg_size_bytes(current_setting('wal_segment_size')) / 1048576 AS mb",
+  );
+  const oneSegment = `${segment!.mb}MB`;
+  const keep = async (value: string | null) => {
     await pa.query(
-      value === '-1'
+      value === null
         ? 'ALTER SYSTEM RESET max_slot_wal_keep_size'
         : `ALTER SYSTEM SET max_slot_wal_keep_size = '${value}'`,
     );
@@ -1818,30 +1825,37 @@ async function checkpointPastSlots(world: World, pa: TestNode): Promise<void> {
     // the postmaster's signal brings a reload to the checkpointer as to the sessions: one seeing it
     const seen = async () =>
       (await pa.query<{ v: string }>("SELECT current_setting('max_slot_wal_keep_size') AS v"))[0]!.v ===
-      value;
-    await eventually(seen, HANG_MS, `max_slot_wal_keep_size = ${value} on ${pa.name}`);
+      (value ?? '-1');
+    await eventually(seen, HANG_MS, `max_slot_wal_keep_size = ${value ?? '-1'} on ${pa.name}`);
   };
   await standbySlotsKept(pa, 'before the checkpoint of slot-invalidated');
   await world.stopWriters();
   try {
-    const [switched] = await pa.query<{ lsn: string }>('SELECT pg_switch_wal()::text AS lsn');
+    // a switch of a segment nothing was written to is none: a message written before each
+    let switched = '';
+    for (let i = 0; i < 2; i++) {
+      const [row] = await pa.query<{ lsn: string }>(
+        "SELECT pg_logical_emit_message(false, 'steep-torture', 'switch'), pg_switch_wal()::text AS lsn",
+      );
+      switched = row!.lsn;
+    }
     // a physical slot with a restart_lsn: a standby streamed from it (it may be reconnecting)
     await eventually(
       async () =>
         (
           await pa.query(
             "SELECT 1 FROM pg_replication_slots WHERE slot_type = 'physical' AND restart_lsn < $1::pg_lsn",
-            [switched!.lsn],
+            [switched],
           )
         ).length === 0,
       HANG_MS,
       `every standby of ${pa.name} to confirm the switched WAL`,
     );
     try {
-      await keep('1MB');
+      await keep(oneSegment);
       await pa.query('CHECKPOINT');
     } finally {
-      await keep('-1');
+      await keep(null);
     }
   } finally {
     world.startWriters();
