@@ -58,10 +58,16 @@ export interface SubscriptionStatus extends Pick<SubscriptionDef, 'name' | 'node
   /** the last `steep verify` of every table (null: never, or steep's state schema is older) */
   lastVerify: { at: string; verdict: string } | null;
   /**
-   * PostgreSQL 18+: the conflict counters that rose since the last verify began (or ever, never
-   * verified), only those that rose; null before 18 or unknown
+   * PostgreSQL 18+: the conflict counters that rose since the last verify began, or since the
+   * rolling verify's reading (`conflictsCountedFrom`), or ever, never verified; only those that
+   * rose; null before 18 or unknown
    */
   conflictsSinceVerify: Record<string, number> | null;
+  /**
+   * the reading they are counted from: the last verify's end, or (`rolling`) the oldest of the
+   * rolling verify's comparisons once every segment of every table has one; null: neither
+   */
+  conflictsCountedFrom: { at: string; rolling: boolean } | null;
   /** `verify.window` set: the share compared within it, the oldest comparison, the tables past it; absent: no window */
   verifyWindow?: WindowStatus;
   /** each table's oldest comparison, when it was last found equal as a whole (null: never); absent: not read */

@@ -23,8 +23,11 @@ export interface TableEvidence {
   wholeEqualAt: string | null;
   /** that verify's rows; null: none */
   wholeRows: number | null;
-  /** its segments (verify --rolling): rows at the last comparison, when last found equal */
-  segments: { rows: number; equalAt: string | null }[];
+  /**
+   * its segments (verify --rolling): rows at the last comparison, when last found equal, and
+   * PostgreSQL 18's conflict counters read before that comparison (null: none read)
+   */
+  segments: { rows: number; equalAt: string | null; conflicts?: Record<string, number> | null }[];
   /**
    * that verify was an init's sample of a big table (model/initEvidence.ts): the segments it
    * compared of all; absent or null: it read every row

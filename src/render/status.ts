@@ -84,7 +84,7 @@ function subscriptionLines(s: SubscriptionStatus): string[] {
   if (rose && Object.keys(rose).length > 0)
     out.push(
       yellow(
-        `      conflicts since ${s.lastVerify ? 'the last verify' : 'creation, never verified'}: ${conflictsText(rose)} (check with ${adviceText('verify', s.name)})`,
+        `      conflicts since ${!s.conflictsCountedFrom ? 'creation, never verified' : s.conflictsCountedFrom.rolling ? 'the rolling verify compared every table' : 'the last verify'}: ${conflictsText(rose)} (check with ${adviceText('verify', s.name)})`,
       ),
     );
   if (s.divergedTables.length > 0) out.push(red(`      ${divergedLine(s)}`));

@@ -239,6 +239,15 @@ export function stateMigrations(schema: string): Migration[] {
         ...replicatedRowTrigger(s, 'subscriber_timelines'),
       ],
     },
+    {
+      version: 23,
+      statements: [
+        // PostgreSQL 18's conflict counters read before the comparison that last found the
+        // segment equal (equal_at): once every segment of a subscription has one, conflicts
+        // counted before the oldest are confirmed (model/verifyRecord.ts conflictBaseline)
+        `ALTER TABLE ${s}.verified_segments ADD COLUMN IF NOT EXISTS equal_conflicts jsonb`,
+      ],
+    },
   ];
 }
 

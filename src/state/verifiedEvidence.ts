@@ -6,8 +6,9 @@ import { hasColumn, hasTable } from './columns.js';
 /**
  * What steep's state schema on a subscriber records of each table's comparisons, for the verify
  * window (model/verifyWindow.ts): the last `steep verify` of it where it found it equal
- * (`verified_tables`, migration 10; an init's sample of a big table, migration 20) and its segments' `equal_at` (`verified_segments`, migration
- * 19), by subscription and table. A table a migration has not made yet reads as none.
+ * (`verified_tables`, migration 10; an init's sample of a big table, migration 20) and its
+ * segments' `equal_at` (`verified_segments`, migration 19) with the conflict counters read before
+ * it (migration 23), by subscription and table. A table a migration has not made yet reads as none.
  */
 export async function readVerifiedEvidence(
   client: pg.Client,
@@ -20,6 +21,7 @@ export async function readVerifiedEvidence(
   const hasTables = await hasTable(client, tables);
   const hasSegments = await hasTable(client, segments);
   const hasSample = hasTables && (await hasColumn(client, tables, 'sampled_segments'));
+  const hasConflicts = hasSegments && (await hasColumn(client, segments, 'equal_conflicts'));
   const out = new Map<string, Map<string, TableEvidence>>();
   const of = (subscription: string, table: string): TableEvidence => {
     if (!out.has(subscription)) out.set(subscription, new Map());
@@ -29,6 +31,7 @@ export async function readVerifiedEvidence(
     return bySub.get(table)!;
   };
   type Row = { subscription: string; table: string; rows: string; at: string | null };
+  type Part = Row & { conflicts: Record<string, number> | null };
   type Whole = Row & { sampled: number | null; segments: number | null; notComparable: boolean | null };
   const whole = hasTables
     ? await client.query<Whole>(
@@ -40,8 +43,9 @@ export async function readVerifiedEvidence(
       )
     : null;
   const parts = hasSegments
-    ? await client.query<Row>(
-        `SELECT subscription, table_name AS "table", rows::text AS rows, ${isoTime('equal_at')} AS at
+    ? await client.query<Part>(
+        `SELECT subscription, table_name AS "table", rows::text AS rows, ${isoTime('equal_at')} AS at,
+                ${hasConflicts ? 'equal_conflicts' : 'NULL::jsonb'} AS conflicts
              FROM ${segments} WHERE node_name = $1 ORDER BY subscription, table_name, segment`,
         [node],
       )
@@ -54,6 +58,10 @@ export async function readVerifiedEvidence(
     if (r.notComparable) e.notComparable = true;
   }
   for (const r of parts?.rows ?? [])
-    of(r.subscription, r.table).segments.push({ rows: Number(r.rows), equalAt: r.at });
+    of(r.subscription, r.table).segments.push({
+      rows: Number(r.rows),
+      equalAt: r.at,
+      conflicts: r.conflicts,
+    });
   return out;
 }

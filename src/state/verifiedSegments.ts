@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Segment } from '../model/rollingVerify.js';
 import { isoTime } from '../model/sql.js';
+import { hasColumn } from './columns.js';
 import { StateTable } from './stateTable.js';
 
 /**
@@ -41,27 +42,67 @@ export class VerifiedSegmentsStore extends StateTable {
     );
   }
 
-  /** One segment compared from `at` on: what it found, and its rows. */
+  /** Migration 23 applied: each segment keeps the conflict counters read before it was found equal. */
+  async keepsConflicts(client: pg.Client): Promise<boolean> {
+    return hasColumn(client, this.table, 'equal_conflicts');
+  }
+
+  /**
+   * One segment compared from `at` on: what it found, and its rows; `conflicts`, PostgreSQL 18's
+   * counters read before it, kept with `equal_at` (undefined: the column is not there yet).
+   */
   async record(
     client: pg.Client,
     s: Pick<Segment, 'subscription' | 'table' | 'segment'>,
-    found: { at: Date; verdict: NonNullable<Segment['verdict']>; rows: number },
+    found: {
+      at: Date;
+      verdict: NonNullable<Segment['verdict']>;
+      rows: number;
+      conflicts?: Record<string, number> | null;
+    },
   ): Promise<void> {
+    const kept = found.conflicts !== undefined;
     await client.query(
       `UPDATE ${this.table} SET compared_at = $5, verdict = $6, rows = $7,
               equal_at = CASE WHEN $6 = 'equal' THEN $5 ELSE equal_at END
+              ${kept ? ", equal_conflicts = CASE WHEN $6 = 'equal' THEN $8::jsonb ELSE equal_conflicts END" : ''}
         WHERE node_name = $1 AND subscription = $2 AND table_name = $3 AND segment = $4`,
-      [this.node, s.subscription, s.table, s.segment, found.at, found.verdict, found.rows],
+      [
+        this.node,
+        s.subscription,
+        s.table,
+        s.segment,
+        found.at,
+        found.verdict,
+        found.rows,
+        ...(kept ? [found.conflicts && JSON.stringify(found.conflicts)] : []),
+      ],
     );
   }
 
-  /** A verify of these whole tables, begun at `at`, found them equal: every segment of theirs is. */
-  async wholeEqual(client: pg.Client, subscription: string, tables: string[], at: Date): Promise<void> {
+  /**
+   * A verify of these whole tables, begun at `at` with `conflicts` read then, found them equal:
+   * every segment of theirs is.
+   */
+  async wholeEqual(
+    client: pg.Client,
+    subscription: string,
+    tables: string[],
+    run: { startedAt: Date; conflicts: Record<string, number> | null },
+  ): Promise<void> {
     if (tables.length === 0) return;
+    const kept = await this.keepsConflicts(client);
     await client.query(
       `UPDATE ${this.table} SET compared_at = $4, verdict = 'equal', equal_at = $4
+              ${kept ? ', equal_conflicts = $5::jsonb' : ''}
         WHERE node_name = $1 AND subscription = $2 AND table_name = ANY($3::text[])`,
-      [this.node, subscription, tables, at],
+      [
+        this.node,
+        subscription,
+        tables,
+        run.startedAt,
+        ...(kept ? [run.conflicts && JSON.stringify(run.conflicts)] : []),
+      ],
     );
   }
 }

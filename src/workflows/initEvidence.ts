@@ -171,7 +171,7 @@ export async function compareAfterInit(
     const store = new VerifiedSegmentsStore(topology.settings.stateSchema, d.node);
     let writes = Promise.resolve();
     const record: RecordSegment = (seg, found) => {
-      writes = writes.then(() => store.record(sub, seg, found));
+      writes = writes.then(() => store.record(sub, seg, { ...found, conflicts: scope.conflicts }));
       return writes;
     };
     const compared = await pool(comparisons, opts.parallel, async (cmp) => {

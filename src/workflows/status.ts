@@ -25,7 +25,7 @@ import { VERDICT_STATES } from '../model/statusWords.js';
 import { type Promotion, withPromotion } from '../model/subscriberPromotion.js';
 import { type SyncFacts, syncVerdict } from '../model/syncVerdict.js';
 import { qualifiedName, type Topology } from '../model/topology.js';
-import { type ConflictsSinceVerify, conflictsRose, divergedStill } from '../model/verifyRecord.js';
+import { conflictBaseline, conflictsRose, conflictsSince, divergedStill } from '../model/verifyRecord.js';
 import { type TableEvidence, verifiedFields, withWindow } from '../model/verifyWindow.js';
 import { PG15 } from '../model/versions.js';
 import { failoverVerdicts } from '../planner/failover/failover.js';
@@ -114,6 +114,10 @@ function subscriptionStatus(
   const previous = nodeLive?.readings.get(name) ?? null;
   const diverged =
     state === 'diverged' ? divergedStill(name, nodeLive?.diverged.get(name) ?? [], tables) : null;
+  // steep's own state schema, which an allTables publication publishes too, is never compared
+  const compared = tables.filter((t) => t.schema !== topology.settings.stateSchema).map(qualifiedName);
+  const evidence = nodeLive?.evidence.get(name) ?? new Map<string, TableEvidence>();
+  const baseline = conflictBaseline(verified, compared, evidence);
   const status: SubscriptionStatus = {
     name,
     node,
@@ -141,16 +145,14 @@ function subscriptionStatus(
     syncErrors: activity?.syncErrorCount ?? null,
     conflicts: activity?.conflicts ?? null,
     lastVerify: verified ? { at: verified.verifiedAt, verdict: verified.verdict } : null,
-    conflictsSinceVerify: conflictsRose(activity?.conflicts ?? null, verified?.conflicts ?? null),
+    conflictsSinceVerify: conflictsRose(activity?.conflicts ?? null, baseline?.conflicts ?? null),
+    conflictsCountedFrom: baseline ? { at: baseline.at, rolling: baseline.rolling } : null,
     divergedTables: diverged?.carried ?? [],
     lostSyncSlots,
     ...(reinit ? { unfinishedReinit: reinit.reason } : {}),
     ...(fences.has(`${node}/${name}`) ? { leftFence: fences.get(`${node}/${name}`)!.reason } : {}),
   };
   if (!o) return { status, judged: null };
-  // steep's own state schema, which an allTables publication publishes too, is never compared
-  const compared = tables.filter((t) => t.schema !== topology.settings.stateSchema).map(qualifiedName);
-  const evidence = nodeLive?.evidence.get(name) ?? new Map<string, TableEvidence>();
   if (nodeLive) Object.assign(status, verifiedFields(d?.verifyWindow, compared, evidence, nodeLive.readAt));
   const observedSlot =
     slotName && publisher ? Object.values(publisher.slots).find((x) => x.name === slotName) : null;
@@ -281,6 +283,7 @@ function unknownSubscription(
     conflicts: null,
     lastVerify: null,
     conflictsSinceVerify: null,
+    conflictsCountedFrom: null,
   };
 }
 
@@ -418,19 +421,12 @@ function withFailover(subs: SubscriptionStatus[], verdicts: FailoverVerdict[]): 
  */
 export async function liveProblems(topology: Topology, observed: ClusterState) {
   const live = await readLive(topology, observed, { record: true, nodes: liveNodes(topology, observed) });
-  const conflicts: ConflictsSinceVerify[] = [];
-  for (const d of Object.values(topology.subscriptions).sort((a, b) => compareText(a.name, b.name))) {
-    const l = live.get(d.node);
-    const activity = l?.activity.get(d.name);
-    if (!l || !activity) continue;
-    const verified = l.verified.get(d.name);
-    const rose = conflictsRose(activity.conflicts, verified?.conflicts ?? null);
-    if (rose && Object.keys(rose).length > 0)
-      conflicts.push({ subscription: d.name, node: d.node, verifiedAt: verified?.verifiedAt ?? null, rose });
-  }
   const judged = (
     await subscriptionStatuses(topology, observed, live, await continuityOf(topology, observed))
   ).filter((s) => s.declared);
+  const conflicts = judged
+    .flatMap((s) => conflictsSince(s) ?? [])
+    .sort((a, b) => compareText(a.subscription, b.subscription));
   const of = (reason: (s: (typeof judged)[number]) => string[] | null | undefined) =>
     judged.flatMap((s) => {
       const reasons = reason(s);

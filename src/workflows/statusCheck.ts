@@ -6,7 +6,7 @@ import { cannotFinishText } from '../model/initFailure.js';
 import { type LagLimit, lagVerdict } from '../model/lagVerdict.js';
 import type { StatusCheck, StatusReport, SubscriptionStatus } from '../model/statusReport.js';
 import type { Topology } from '../model/topology.js';
-import { conflictsSinceText } from '../model/verifyRecord.js';
+import { conflictsSince, conflictsSinceText } from '../model/verifyRecord.js';
 
 export type { LagLimit } from '../model/lagVerdict.js';
 
@@ -85,11 +85,8 @@ export function checkStatus(r: StatusReport, topology: Topology, maxLag?: LagLim
     if (s.leftFence) bad(`${at}: ${s.leftFence}`);
     // PostgreSQL 18: conflicts since the last verify may have left rows apart (a same-key update
     // on both nodes of a link, a row missing on the subscriber); a verify confirms or clears them
-    const rose = s.conflictsSinceVerify;
-    if (rose && Object.keys(rose).length > 0)
-      bad(
-        `${at}: ${conflictsSinceText({ subscription: s.name, node: s.node, verifiedAt: s.lastVerify?.at ?? null, rose })}`,
-      );
+    const conflicts = conflictsSince(s);
+    if (conflicts) bad(`${at}: ${conflictsSinceText(conflicts)}`);
     if (maxLag) {
       const lag = lagVerdict(maxLag, { ...s, unreadable: s.unknown });
       if (lag.verdict === 'over') bad(`${at}: ${lag.reason}`);

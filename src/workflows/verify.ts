@@ -376,7 +376,7 @@ export async function recordVerdicts(
     await new StreamContinuityStore(schema, d.node).forget(sub, d.name, equal, run.startedAt.toISOString());
   // these tables were compared whole: every segment of theirs a rolling verify keeps is equal as of then
   const segments = new VerifiedSegmentsStore(schema, d.node);
-  if (await segments.exists(sub)) await segments.wholeEqual(sub, d.name, equal, run.startedAt);
+  if (await segments.exists(sub)) await segments.wholeEqual(sub, d.name, equal, run);
   const states = new SubscriptionStateStore(schema, d.node);
   const diverged = new DivergedTablesStore(schema, d.node);
   let stillDiverged = verdicts.some((v) => v.status === 'diverged');

@@ -33,6 +33,7 @@ import {
   notVerifiable,
   openSession,
   recordVerdicts,
+  runStart,
   verifyPreflight,
   verifyReport,
 } from './verify.js';
@@ -77,6 +78,11 @@ export interface Scope {
   segments: Segment[];
   /** per table, the diverged segments' verdicts summed */
   diverged: Map<string, TableVerdict>;
+  /**
+   * PostgreSQL 18's conflict counters read before any comparison of the run (null before 18),
+   * kept with each segment found equal; undefined: the state schema keeps none (migration 23)
+   */
+  conflicts: Record<string, number> | null | undefined;
 }
 
 export async function verifyRolling(
@@ -179,6 +185,9 @@ export async function scopeOf(topology: Topology, d: SubscriptionSpec): Promise<
         );
       const { plans } = await planVerify(pub, sub, d, info, undefined, topology);
       const comparisons = new Map(plans.filter(isComparison).map((p) => [qualifiedName(p.table), p]));
+      // read before any comparison: a conflict counted after it is one no comparison may have seen
+      const { conflicts } = await runStart(sub, d.name);
+      const keepsConflicts = await store.keepsConflicts(sub);
       const kept = await store.list(sub, d.name);
       const gone = [...new Set(kept.map((s) => s.table))].filter((t) => !comparisons.has(t));
       if (gone.length > 0) await store.forget(sub, d.name, gone);
@@ -212,6 +221,7 @@ export async function scopeOf(topology: Topology, d: SubscriptionSpec): Promise<
         notVerifiable: plans.flatMap((p) => (isComparison(p) ? [] : [notVerifiable(p)])),
         segments,
         diverged: new Map(),
+        conflicts: keepsConflicts ? conflicts : undefined,
       };
     }),
   );
@@ -262,6 +272,7 @@ async function recordSegment(
     at,
     verdict: v.status,
     rows: v.rows,
+    conflicts: scope.conflicts,
   });
   Object.assign(seg, {
     comparedAt: at.toISOString(),

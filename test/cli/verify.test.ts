@@ -401,15 +401,16 @@ describe('steep verify', () => {
       ),
     );
 
-    const missing = async () =>
+    const counter = async (name: string) =>
       Number(
         (
           await west!.query<{ n: string }>(
-            'SELECT confl_update_missing::text AS n FROM pg_stat_subscription_stats WHERE subname = $1',
+            `SELECT ${name}::text AS n FROM pg_stat_subscription_stats WHERE subname = $1`,
             [SUB],
           )
         )[0]!.n,
       );
+    const missing = () => counter('confl_update_missing');
     // a row deleted on the subscriber, then updated on the publisher: an update_missing conflict,
     // counted by the apply worker's statistics some time after it is applied (earlier tests here
     // left conflicts of their own, so the count must rise past what it was before the update)
@@ -479,6 +480,34 @@ describe('steep verify', () => {
     const mended = await steep(['verify', SUB, '--tables', 'v_other', '--repair', '--json']);
     expect(mended.code, mended.stderr).toBe(0);
     expect((await verify()).code).toBe(0);
+
+    // the rolling verify confirms them too, once it has compared every segment of every table
+    // since they were counted: a run that compared one segment does not, a cycle does
+    const deleted = await counter('confl_delete_missing');
+    await west!.query('DELETE FROM public.v_other WHERE id = 57');
+    await east!.query('DELETE FROM public.v_other WHERE id = 57');
+    await waitCaughtUp(east!, SLOT);
+    await eventually(
+      async () => (await counter('confl_delete_missing')) > deleted,
+      HANG_MS,
+      'delete_missing counted',
+    );
+    expect(conflictProblem((await check()).check.problems)).toHaveLength(1);
+    const segmentRows = { STEEP_VERIFY_SEGMENT_ROWS: '40' };
+    const one = await steep(
+      ['verify', '--rolling', '--budget', '1ms', '--parallel', '1', SUB],
+      undefined,
+      segmentRows,
+    );
+    expect(one.code, one.stdout + one.stderr).toBe(0);
+    expect(one.stdout).toMatch(/: 1 segment compared/);
+    expect(conflictProblem((await check()).check.problems)).toHaveLength(1);
+    const cycle = await steep(['verify', '--rolling', '--budget', '5min', SUB], undefined, segmentRows);
+    expect(cycle.code, cycle.stdout + cycle.stderr).toBe(0);
+    const rolled = await check();
+    expect(conflictProblem(rolled.check.problems)).toEqual([]);
+    expect(rolled.check.problems.filter((p) => p.includes(SUB))).toEqual([]);
+    expect((await steep(['drift'])).stdout).not.toContain('Conflicts since the last verify');
     await allEqual();
   }, 300_000);
 });

@@ -29,6 +29,7 @@ export function subscriptionStatus(over: Partial<SubscriptionStatus>): Subscript
     conflicts: null,
     lastVerify: null,
     conflictsSinceVerify: null,
+    conflictsCountedFrom: null,
     divergedTables: [],
     lostSyncSlots: [],
     ...over,

@@ -220,6 +220,7 @@ const STATUS: StatusReport = {
       conflicts: { insert_exists: 1, update_origin_differs: 3 },
       lastVerify: { at: '2025-12-31T12:00:00.000Z', verdict: 'equal' },
       conflictsSinceVerify: { update_origin_differs: 2 },
+      conflictsCountedFrom: { at: '2025-12-31T12:00:00.000Z', rolling: false },
     }),
     subscriptionStatus({
       node: 'east',
