@@ -18,3 +18,21 @@ export async function hasTable(client: pg.Client, table: string): Promise<boolea
   const { rows } = await client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [table]);
   return rows[0]?.ok === true;
 }
+
+/**
+ * Which of `wanted` exist on this connection's node, in one round trip: each a table
+ * (schema-qualified, quoted) and a column of it, or null for the table alone.
+ */
+export async function existing(
+  client: pg.Client,
+  wanted: Array<[string, string | null]>,
+): Promise<boolean[]> {
+  const { rows } = await client.query<{ ok: boolean }>(
+    `SELECT CASE WHEN w.c IS NULL THEN to_regclass(w.t) IS NOT NULL
+                 ELSE EXISTS (SELECT 1 FROM pg_catalog.pg_attribute
+                               WHERE attrelid = to_regclass(w.t) AND attname = w.c AND NOT attisdropped) END AS ok
+       FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS w(t, c, i) ORDER BY w.i`,
+    [wanted.map(([t]) => t), wanted.map(([, c]) => c)],
+  );
+  return rows.map((r) => r.ok === true);
+}

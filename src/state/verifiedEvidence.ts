@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { isoTime, quoteIdent } from '../model/sql.js';
 import type { TableEvidence } from '../model/verifyWindow.js';
-import { hasColumn, hasTable } from './columns.js';
+import { existing } from './columns.js';
 
 /**
  * What steep's state schema on a subscriber records of each table's comparisons, for the verify
@@ -17,11 +17,12 @@ export async function readVerifiedEvidence(
 ): Promise<Map<string, Map<string, TableEvidence>>> {
   const tables = `${quoteIdent(schema)}.verified_tables`;
   const segments = `${quoteIdent(schema)}.verified_segments`;
-  // one after another: the session may be one that is not pipelined (apply's)
-  const hasTables = await hasTable(client, tables);
-  const hasSegments = await hasTable(client, segments);
-  const hasSample = hasTables && (await hasColumn(client, tables, 'sampled_segments'));
-  const hasConflicts = hasSegments && (await hasColumn(client, segments, 'equal_conflicts'));
+  const [hasTables, hasSegments, hasSample, hasConflicts] = await existing(client, [
+    [tables, null],
+    [segments, null],
+    [tables, 'sampled_segments'],
+    [segments, 'equal_conflicts'],
+  ]);
   const out = new Map<string, Map<string, TableEvidence>>();
   const of = (subscription: string, table: string): TableEvidence => {
     if (!out.has(subscription)) out.set(subscription, new Map());
@@ -33,23 +34,26 @@ export async function readVerifiedEvidence(
   type Row = { subscription: string; table: string; rows: string; at: string | null };
   type Part = Row & { conflicts: Record<string, number> | null };
   type Whole = Row & { sampled: number | null; segments: number | null; notComparable: boolean | null };
-  const whole = hasTables
-    ? await client.query<Whole>(
-        `SELECT subscription, table_name AS "table", rows::text AS rows,
+  // both at once: a client queues the second where its session is not pipelined (apply's)
+  const [whole, parts] = await Promise.all([
+    hasTables
+      ? client.query<Whole>(
+          `SELECT subscription, table_name AS "table", rows::text AS rows,
                   CASE WHEN verdict = 'equal' THEN ${isoTime('verified_at')} END AS at,
                   ${hasSample ? 'sampled_segments AS sampled, segments, not_comparable AS "notComparable"' : 'NULL::int AS sampled, NULL::int AS segments, false AS "notComparable"'}
              FROM ${tables} WHERE node_name = $1`,
-        [node],
-      )
-    : null;
-  const parts = hasSegments
-    ? await client.query<Part>(
-        `SELECT subscription, table_name AS "table", rows::text AS rows, ${isoTime('equal_at')} AS at,
+          [node],
+        )
+      : null,
+    hasSegments
+      ? client.query<Part>(
+          `SELECT subscription, table_name AS "table", rows::text AS rows, ${isoTime('equal_at')} AS at,
                 ${hasConflicts ? 'equal_conflicts' : 'NULL::jsonb'} AS conflicts
              FROM ${segments} WHERE node_name = $1 ORDER BY subscription, table_name, segment`,
-        [node],
-      )
-    : null;
+          [node],
+        )
+      : null,
+  ]);
   for (const r of whole?.rows ?? []) {
     const e = of(r.subscription, r.table);
     e.wholeEqualAt = r.at;
