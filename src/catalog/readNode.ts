@@ -81,6 +81,8 @@ export interface ReadNodeOptions {
 export interface NodeProbe {
   serverVersion: number;
   canReadConninfo: boolean;
+  /** absent: false */
+  canReadRowVersion?: boolean;
   canReadOriginStatus: boolean;
   stateSchema: string;
   hasMigrations: boolean;
@@ -106,7 +108,7 @@ export function snapshotQueries(p: NodeProbe, tableScope?: TableScope, fingerpri
     publications: publicationsQuery(p.serverVersion),
     publicationTables: publicationTablesQuery(p.serverVersion),
     publicationSchemas: publicationSchemasQuery(p.serverVersion),
-    subscriptions: subscriptionsQuery(p.serverVersion),
+    subscriptions: subscriptionsQuery(p.serverVersion, p.canReadRowVersion === true),
     subscriptionConninfo: p.canReadConninfo ? SUBSCRIPTION_CONNINFO : null,
     subscriptionTables: SUBSCRIPTION_TABLES,
     otherDatabaseSubscriptions: OTHER_DATABASE_SUBSCRIPTIONS,
@@ -201,6 +203,7 @@ function readSnapshot(client: pg.Client, p: Probe, opts: ReadNodeOptions) {
   const q = snapshotQueries({
     serverVersion: p.server.serverVersion,
     canReadConninfo: p.roleRow.can_read_conninfo,
+    canReadRowVersion: p.roleRow.can_read_row_version === true,
     canReadOriginStatus: p.roleRow.can_read_origin_status,
     stateSchema: p.stateSchema,
     hasMigrations: p.state.has_migrations,

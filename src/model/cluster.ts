@@ -78,6 +78,12 @@ export interface ObservedSubscriptionTable extends TableName {
 
 export interface ObservedSubscription extends SubscriptionDef {
   oid: number;
+  /** pg_subscription.xmin: every ALTER SUBSCRIPTION makes a new one (model/continuity.ts); absent: not read */
+  rowVersion?: string;
+  /** a worker of it (apply or table sync) runs, as the catalog was read; absent: not read */
+  workerRunning?: boolean;
+  /** 15+: the position ALTER SUBSCRIPTION … SKIP set, not yet skipped; null or absent: none */
+  skipLsn?: string | null;
   owner: string;
   /** another owner than steep's role: may it give it to steep's role (absent: steep's role owns it) */
   ownerToRole?: OwnerToRole;

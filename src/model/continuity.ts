@@ -6,6 +6,7 @@ import {
   identitiesDiffer,
   readColumnIdentity,
 } from './columnIdentity.js';
+import { compareLsn } from './lsn.js';
 import type { Change, Hazard } from './plan.js';
 
 /**
@@ -28,7 +29,10 @@ import type { Change, Hazard } from './plan.js';
  * `stream_continuity`): the memberships when steep first saw the table's stream running, and a
  * gap once found, which stays until a copy of the table or a verify that finds it equal. With
  * them, the publisher's column identity (model/columnIdentity.ts): a name given to another
- * column is a gap of kind `columns`.
+ * column is a gap of kind `columns`; and, while the subscription is disabled, where its slot and
+ * its origin stand (`PausedPositions`): nothing streams then, so either moving forward between
+ * two readings is a hand's (the slot advanced, or dropped and created again; the origin
+ * advanced), and PostgreSQL resumes past what was committed in between.
  */
 
 /** One way the publisher publishes a table to a subscription. */
@@ -46,8 +50,26 @@ export interface ContinuityGap {
   /** when steep found it (ISO 8601) */
   since: string;
   reason: string;
-  /** `columns`: a column's identity changed (model/columnIdentity.ts); absent: a membership broke */
-  kind?: 'columns';
+  /**
+   * `columns`: a column's identity changed (model/columnIdentity.ts); `positions`: its paused
+   * subscription's positions moved by hand, or a transaction set to be skipped; absent: a
+   * membership broke
+   */
+  kind?: 'columns' | 'positions';
+}
+
+/**
+ * Where a disabled subscription stands while nothing streams it (no walsender holds its slot),
+ * read by the same reading: the positions its worker resumes from when enabled.
+ */
+export interface PausedPositions {
+  /** pg_subscription's row version (xmin): every ALTER SUBSCRIPTION, an ENABLE among them, makes a new one */
+  rowVersion: string;
+  slot: string;
+  /** the slot's confirmed_flush_lsn on the publisher */
+  slotLsn: string;
+  /** the subscriber's origin (`pg_<oid>`) remote_lsn */
+  originLsn: string;
 }
 
 /** What steep recorded of one table of one subscription instance. */
@@ -61,6 +83,8 @@ export interface ContinuityBaseline {
   /** when the baseline was taken (ISO 8601) */
   since: string;
   gap: ContinuityGap | null;
+  /** the subscription's positions at the last reading that found it paused (null or absent: none) */
+  paused?: PausedPositions | null;
 }
 
 /** The facts of one table now. */
@@ -82,6 +106,10 @@ export interface ContinuityFacts {
    * changes it has still to send were committed (catalog/publicationHole.ts); absent: none seen
    */
   skipped?: readonly string[];
+  /** the subscription's positions now, where it is disabled and nothing streams it; absent: it is not */
+  paused?: PausedPositions;
+  /** the finish position of a transaction ALTER SUBSCRIPTION … SKIP set it to skip; absent: none */
+  skipping?: string;
   /** now (ISO 8601) */
   now: string;
 }
@@ -147,6 +175,35 @@ function skipReason(skipped: readonly Membership[], f: ContinuityFacts): string 
 }
 
 /**
+ * Why the stream of `f.table` broke where its subscription's positions moved forward between two
+ * readings that found it paused, with no ALTER SUBSCRIPTION between them (none: undefined). A
+ * position behind the one recorded loses nothing (what comes again is sent again, or applied
+ * again and fails): only forward counts.
+ */
+function pausedMoveReason(
+  before: PausedPositions | null | undefined,
+  f: ContinuityFacts,
+): string | undefined {
+  const now = f.paused;
+  if (!before || !now || before.rowVersion !== now.rowVersion || before.slot !== now.slot) return undefined;
+  const lost = `PostgreSQL resumes past it, so changes to ${f.table} committed in between are never sent`;
+  if (compareLsn(now.slotLsn, before.slotLsn) > 0)
+    return `${f.subscription}'s slot ${now.slot} on ${f.from} moved from ${before.slotLsn} to ${now.slotLsn} while the subscription was disabled and nothing streamed from it (advanced, or dropped and created again, by hand): ${lost}`;
+  if (compareLsn(now.originLsn, before.originLsn) > 0)
+    return `${f.subscription}'s origin on its subscriber moved from ${before.originLsn} to ${now.originLsn} while the subscription was disabled and no worker applied (advanced by hand): ${lost}`;
+  return undefined;
+}
+
+const samePaused = (a: PausedPositions | null | undefined, b: PausedPositions | null | undefined) =>
+  (a ?? null) === (b ?? null) ||
+  (!!a &&
+    !!b &&
+    a.rowVersion === b.rowVersion &&
+    a.slot === b.slot &&
+    a.slotLsn === b.slotLsn &&
+    a.originLsn === b.originLsn);
+
+/**
  * The continuity of one table: `baseline` is what steep recorded (null: nothing, or another
  * instance's), `f` the facts now. `changed`: the baseline to record differs from the one read.
  *
@@ -157,11 +214,14 @@ function skipReason(skipped: readonly Membership[], f: ContinuityFacts): string 
  *   flowing through it), and the baseline follows the memberships now; a gap when none does;
  * - and while no column name of the baseline is another column now (model/columnIdentity.ts);
  * - and while its slot does not skip every publication it is published through (18: one renamed
- *   away and back keeps its oid and memberships, and only the slot's decoding tells).
+ *   away and back keeps its oid and memberships, and only the slot's decoding tells);
+ * - and while its positions did not move forward between two readings that found it paused, and
+ *   no transaction is set to be skipped (ALTER SUBSCRIPTION … SKIP).
  */
 export function continuity(baseline: ContinuityBaseline | null, f: ContinuityFacts): Continuity {
   const base = baseline && baseline.subscriptionOid === f.subscriptionOid ? baseline : null;
   if (base?.gap) return { verdict: 'gap', baseline: base, changed: base !== baseline };
+  const paused = f.paused ?? null;
   const ids = f.columns ? readColumnIdentity(base?.columns ?? null, f.columns, f.table, f.from) : null;
   const columns = ids?.next ?? base?.columns ?? null;
   const start = (gap: ContinuityGap | null): ContinuityBaseline => ({
@@ -171,6 +231,7 @@ export function continuity(baseline: ContinuityBaseline | null, f: ContinuityFac
     columns,
     since: base?.since ?? f.now,
     gap,
+    paused,
   });
   if (f.members.length === 0) {
     const reason =
@@ -193,6 +254,17 @@ export function continuity(baseline: ContinuityBaseline | null, f: ContinuityFac
         baseline: { ...base, gap: { since: f.now, reason: skipReason(skipped, f) } },
         changed: true,
       };
+    const byHand =
+      pausedMoveReason(base.paused, f) ??
+      (f.skipping
+        ? `ALTER SUBSCRIPTION ${f.subscription} SKIP (lsn = ${f.skipping}) was set by hand: PostgreSQL skips the transaction finishing there, so its changes to ${f.table} are never applied`
+        : undefined);
+    if (byHand)
+      return {
+        verdict: 'gap',
+        baseline: { ...base, paused, gap: { since: f.now, reason: byHand, kind: 'positions' } },
+        changed: true,
+      };
     if (ids?.reason)
       return {
         verdict: 'gap',
@@ -203,7 +275,9 @@ export function continuity(baseline: ContinuityBaseline | null, f: ContinuityFac
       base.members.length !== f.members.length ||
       base.members.some((m) => !f.members.some((n) => same(m, n))) ||
       identitiesDiffer(base.columns ?? null, columns);
-    return { verdict: 'continuous', baseline: moved ? start(null) : base, changed: moved };
+    if (moved) return { verdict: 'continuous', baseline: start(null), changed: true };
+    const kept = samePaused(base.paused, paused);
+    return { verdict: 'continuous', baseline: kept ? base : { ...base, paused }, changed: !kept };
   }
   return {
     verdict: 'gap',

@@ -248,6 +248,15 @@ export function stateMigrations(schema: string): Migration[] {
         `ALTER TABLE ${s}.verified_segments ADD COLUMN IF NOT EXISTS equal_conflicts jsonb`,
       ],
     },
+    {
+      version: 24,
+      statements: [
+        // a disabled subscription's positions at the last reading that found it paused (its slot's
+        // confirmed position, its origin's, pg_subscription's row version): moved forward by the
+        // next, by hand, is a gap (model/continuity.ts PausedPositions)
+        `ALTER TABLE ${s}.stream_continuity ADD COLUMN IF NOT EXISTS paused jsonb`,
+      ],
+    },
   ];
 }
 

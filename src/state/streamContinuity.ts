@@ -1,14 +1,15 @@
 import type pg from 'pg';
 import type { ContinuityBaseline } from '../model/continuity.js';
 import { isoTime } from '../model/sql.js';
-import { hasColumn } from './columns.js';
+import { existing } from './columns.js';
 import { StateTable } from './stateTable.js';
 
 /**
  * `stream_continuity` (state schema migration 13), on a subscriber: per subscription and table,
  * the baseline of model/continuity.ts (the publisher's memberships when its stream started, and
  * a gap once found); from migration 16 the publisher's column identity (`columns`) and the kind
- * of a gap (`gap_kind`: `columns`, or NULL for a membership).
+ * of a gap (`gap_kind`: `columns`, `positions`, or NULL for a membership); from migration 24 the
+ * subscription's positions at the last reading that found it paused (`paused`).
  */
 export class StreamContinuityStore extends StateTable {
   protected readonly name = 'stream_continuity';
@@ -26,10 +27,12 @@ export class StreamContinuityStore extends StateTable {
       gapReason: string | null;
       columns: ContinuityBaseline['columns'];
       gapKind: string | null;
+      paused: ContinuityBaseline['paused'];
     }>(
       `SELECT subscription, table_name AS "table", subscription_oid::text AS oid, members,
               ${isoTime('since')} AS since, ${isoTime('gap_since')} AS "gapSince", gap_reason AS "gapReason",
-              pg_catalog.to_jsonb(t)->'columns' AS columns, pg_catalog.to_jsonb(t)->>'gap_kind' AS "gapKind"
+              pg_catalog.to_jsonb(t)->'columns' AS columns, pg_catalog.to_jsonb(t)->>'gap_kind' AS "gapKind",
+              pg_catalog.to_jsonb(t)->'paused' AS paused
          FROM ${this.table} t WHERE node_name = $1`,
       [this.node],
     );
@@ -42,13 +45,14 @@ export class StreamContinuityStore extends StateTable {
         subscriptionOid: Number(r.oid),
         members: r.members,
         columns: r.columns ?? null,
+        paused: r.paused ?? null,
         since: r.since,
         gap:
           r.gapSince !== null
             ? {
                 since: r.gapSince,
                 reason: r.gapReason ?? '',
-                ...(r.gapKind === 'columns' ? { kind: 'columns' } : {}),
+                ...(r.gapKind === 'columns' || r.gapKind === 'positions' ? { kind: r.gapKind } : {}),
               }
             : null,
       });
@@ -59,27 +63,33 @@ export class StreamContinuityStore extends StateTable {
   /** Record these baselines of `subscription` (one statement). */
   async record(client: pg.Client, subscription: string, baselines: ContinuityBaseline[]): Promise<void> {
     if (baselines.length === 0) return;
-    // before migration 16 (an apply migrates): the memberships only
-    if (await hasColumn(client, this.table, 'columns')) {
-      await client.query(
-        `INSERT INTO ${this.table} (node_name, subscription, table_name, subscription_oid, members, columns, since, gap_since, gap_reason, gap_kind)
-         SELECT $1, $2, b."table", b."subscriptionOid", b.members, b.columns, b.since, (b.gap->>'since')::timestamptz, b.gap->>'reason', b.gap->>'kind'
-           FROM jsonb_to_recordset($3::jsonb)
-             AS b("table" text, "subscriptionOid" bigint, members jsonb, columns jsonb, since timestamptz, gap jsonb)
-         ON CONFLICT (node_name, subscription, table_name) DO UPDATE SET subscription_oid = excluded.subscription_oid,
-           members = excluded.members, columns = excluded.columns, since = excluded.since, gap_since = excluded.gap_since,
-           gap_reason = excluded.gap_reason, gap_kind = excluded.gap_kind`,
-        [this.node, subscription, JSON.stringify(baselines)],
-      );
-      return;
-    }
+    // what migrations 16 (the column identity, a gap's kind) and 24 (the paused positions) added,
+    // where applied (an apply migrates): each column and its value from the baseline b
+    const [identity, paused] = await existing(client, [
+      [this.table, 'columns'],
+      [this.table, 'paused'],
+    ]);
+    const fields: Array<[string, string]> = [
+      ['subscription_oid', 'b."subscriptionOid"'],
+      ['members', 'b.members'],
+      ['since', 'b.since'],
+      ['gap_since', "(b.gap->>'since')::timestamptz"],
+      ['gap_reason', "b.gap->>'reason'"],
+      ...(identity
+        ? ([
+            ['columns', 'b.columns'],
+            ['gap_kind', "b.gap->>'kind'"],
+          ] as Array<[string, string]>)
+        : []),
+      ...(paused ? ([['paused', 'b.paused']] as Array<[string, string]>) : []),
+    ];
     await client.query(
-      `INSERT INTO ${this.table} (node_name, subscription, table_name, subscription_oid, members, since, gap_since, gap_reason)
-       SELECT $1, $2, b."table", b."subscriptionOid", b.members, b.since, (b.gap->>'since')::timestamptz, b.gap->>'reason'
-         FROM jsonb_to_recordset($3::jsonb)
-           AS b("table" text, "subscriptionOid" bigint, members jsonb, since timestamptz, gap jsonb)
-       ON CONFLICT (node_name, subscription, table_name) DO UPDATE SET subscription_oid = excluded.subscription_oid,
-         members = excluded.members, since = excluded.since, gap_since = excluded.gap_since, gap_reason = excluded.gap_reason`,
+      `INSERT INTO ${this.table} (node_name, subscription, table_name, ${fields.map(([c]) => c).join(', ')})
+       SELECT $1, $2, b."table", ${fields.map(([, v]) => v).join(', ')}
+         FROM jsonb_to_recordset($3::jsonb) AS b("table" text, "subscriptionOid" bigint, members jsonb,
+                                                  columns jsonb, since timestamptz, gap jsonb, paused jsonb)
+       ON CONFLICT (node_name, subscription, table_name) DO UPDATE SET
+         ${fields.map(([c]) => `${c} = excluded.${c}`).join(', ')}`,
       [this.node, subscription, JSON.stringify(baselines)],
     );
   }

@@ -9,6 +9,7 @@ import {
   type GapOfTable,
   gapWayOut,
   membershipsOf,
+  type PausedPositions,
 } from '../model/continuity.js';
 import { foreignTopology } from '../model/ownership.js';
 import { qualifiedName, type Topology } from '../model/topology.js';
@@ -50,6 +51,19 @@ function ancestorsOf(publisher: ObservedNode, table: string): string[] {
   return out;
 }
 
+/**
+ * The subscription's positions where it is paused: disabled, no worker of it running as its
+ * subscriber was read, no walsender holding its slot as its publisher was read. Until an ALTER
+ * SUBSCRIPTION (an ENABLE) neither position can move but by hand (model/continuity.ts).
+ */
+function pausedPositions(o: ObservedSubscription, publisher: ObservedNode): PausedPositions | undefined {
+  if (o.enabled || o.workerRunning !== false || o.slotNone || !o.slot || !o.rowVersion || !o.originLsn)
+    return undefined;
+  const slot = publisher.slots[o.slot];
+  if (slot?.slotType !== 'logical' || slot.active || !slot.confirmedFlushLsn) return undefined;
+  return { rowVersion: o.rowVersion, slot: o.slot, slotLsn: slot.confirmedFlushLsn, originLsn: o.originLsn };
+}
+
 /** One subscription's verdicts and the baselines to record; null when it is not judged now. */
 function judgeSubscription(
   topology: Topology,
@@ -74,6 +88,7 @@ function judgeSubscription(
   if (!streaming && !copied) return null;
   const publications = Object.fromEntries(Object.values(publisher.publications).map((p) => [p.name, p.oid]));
   const skipped = o.slot && !o.slotNone ? publisher.slots[o.slot]?.skips : undefined;
+  const paused = pausedPositions(o, publisher);
   const gaps: TableGap[] = [];
   const record: ContinuityBaseline[] = [];
   for (const t of o.tables) {
@@ -108,9 +123,13 @@ function judgeSubscription(
       publications,
       ...(both ? { columns: both } : {}),
       ...(skipped ? { skipped } : {}),
+      ...(paused ? { paused } : {}),
+      ...(o.skipLsn ? { skipping: o.skipLsn } : {}),
       now,
     });
     const columnGap = c.verdict === 'gap' && c.baseline.gap?.kind === 'columns';
+    // steep's own change does not explain a paused subscription's positions moved
+    const positionsGap = c.verdict === 'gap' && c.baseline.gap?.kind === 'positions';
     const switched =
       disabledBefore &&
       !before?.members.some((m) => members.some((n) => n.publicationOid === m.publicationOid));
@@ -118,6 +137,7 @@ function judgeSubscription(
       adopt &&
       members.length > 0 &&
       !columnGap &&
+      !positionsGap &&
       !switched &&
       !(before?.gap && before.subscriptionOid === o.oid)
     ) {

@@ -365,9 +365,60 @@ const BY_HAND: GapCase[] = [
   },
 ];
 
+/**
+ * The same hand moves where steep read the subscription while it was paused (disabled, its worker
+ * gone, its slot let go) before them, and again before it streams: a scheduled status, or the
+ * apply that enables it. Between two such readings with no ALTER SUBSCRIPTION between, neither
+ * position moves but by hand: moved forward, it is a gap at once (model/continuity.ts).
+ */
+function readWhilePaused(c: GapCase, lagEnds: 'status' | 'apply', reason: RegExp): GapCase {
+  return {
+    ...c,
+    name: `${c.name}, read while paused and ${lagEnds === 'status' ? 'before the ENABLE' : 'enabled by steep apply'}`,
+    changes: c.changes.map((change) => ({
+      ...change,
+      readWhilePaused: true,
+      lagEnds,
+      state: 'gap' as const,
+      reasons: [reason],
+    })),
+    unseen: undefined,
+  };
+}
+
+const SLOT_MOVED = new RegExp(
+  `${GAP_SUB}'s slot ${GAP_SUB} on east moved from \\S+ to \\S+ while the subscription was disabled and nothing streamed from it`,
+);
+const SEEN_PAUSED: GapCase[] = [
+  readWhilePaused(BY_HAND[0]!, 'status', SLOT_MOVED),
+  readWhilePaused(
+    CASES.find((c) => c.name.startsWith('its slot dropped and created again'))!,
+    'apply',
+    SLOT_MOVED,
+  ),
+  readWhilePaused(
+    BY_HAND[1]!,
+    'status',
+    new RegExp(
+      `${GAP_SUB}'s origin on its subscriber moved from \\S+ to \\S+ while the subscription was disabled`,
+    ),
+  ),
+  {
+    // which tables the skipped transaction wrote no catalog says: every table's copy is the way out
+    ...readWhilePaused(
+      BY_HAND[2]!,
+      'status',
+      new RegExp(`ALTER SUBSCRIPTION ${GAP_SUB} SKIP \\(lsn = \\S+\\) was set by hand`),
+    ),
+    named: ['public.customers', 'public.orders'],
+    notNamed: [],
+    reinit: `steep reinit ${GAP_SUB} --tables public.customers,public.orders`,
+  },
+];
+
 describe('holes in the stream, as cases (18)', () => {
   const cluster = useCluster({ nodes: ['east', 'west'] });
-  for (const c of [...CASES, ...BY_HAND]) it(c.name, () => runGapCase(c, cluster()), 300_000);
+  for (const c of [...CASES, ...BY_HAND, ...SEEN_PAUSED]) it(c.name, () => runGapCase(c, cluster()), 300_000);
 });
 
 // the slot's holes only a comparison finds, on 16 too: its catalog keeps no more of a slot than
@@ -376,4 +427,6 @@ describe('holes only the rolling verify finds (16)', () => {
   const cluster = useCluster({ nodes: ['east', 'west'], version: 16 });
   for (const c of [...CASES, BY_HAND[0]!].filter((c) => c.unseen))
     it(c.name, () => runGapCase(c, cluster()), 300_000);
+  // and seen where steep read it paused: PostgreSQL 16's catalog has what the rule reads
+  it(SEEN_PAUSED[1]!.name, () => runGapCase(SEEN_PAUSED[1]!, cluster()), 300_000);
 });

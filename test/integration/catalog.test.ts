@@ -536,6 +536,12 @@ describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
     const subOid = (name: string) => oidOf(sub, 'select oid from pg_subscription where subname = $1', [name]);
     const oid1 = await subOid(s1);
     await sub.query(`select pg_replication_origin_advance('pg_${oid1}', '0/1234ABC')`);
+    // a transaction set to be skipped (15+), past what the origin applied
+    if (pg15) await sub.query(`alter subscription ${s1} skip (lsn = '0/2000000')`);
+    const rowVersion = async (oid: number) =>
+      (
+        await sub.query<{ v: string }>('select xmin::text as v from pg_subscription where oid = $1', [oid])
+      )[0]!.v;
     await pub.query(`select pg_create_logical_replication_slot('${orphan}', 'pgoutput')`);
 
     const state = await readCluster(nodes.map((n) => ({ name: n.name, connection: n.connection })));
@@ -567,6 +573,9 @@ describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
       originLsn: '0/1234ABC',
       // pg_stat_subscription_stats (15+): none yet
       errorsCounted: pg15 ? 0 : null,
+      rowVersion: await rowVersion(oid1),
+      workerRunning: false,
+      skipLsn: pg15 ? '0/2000000' : null,
     } satisfies ObservedSubscription);
 
     expect(observed.subscriptions[s2]).toEqual({
@@ -594,6 +603,9 @@ describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
       tables: [], // connect = false: no table list was fetched
       originLsn: null,
       errorsCounted: pg15 ? 0 : null,
+      rowVersion: await rowVersion(await subOid(s2)),
+      workerRunning: false,
+      skipLsn: null,
     } satisfies ObservedSubscription);
     expect(observed.origins[`pg_${oid1}`]).toEqual({ name: `pg_${oid1}`, remoteLsn: '0/1234ABC' });
 

@@ -86,6 +86,11 @@ export interface GapChange {
    * made by `steep apply` (the file says enabled), with no reading before it
    */
   lagEnds?: 'status' | 'apply';
+  /**
+   * with `lag`: `status` read once the DISABLE took (its worker gone, its slot let go), before
+   * `sql`: a scheduled reading during the pause, which records where it stands
+   */
+  readWhilePaused?: boolean;
   /** the application does not write while it runs */
   quiet?: boolean;
   /** no steep reading after it, only its copies waited for: the next change is judged with it */
@@ -220,6 +225,25 @@ export async function runGapCase(c: GapCase, cluster: TestCluster): Promise<void
       const before = await memberships(east, change.recreates ?? []);
       if (change.quiet) await writers.at(-1)!.stop();
       if (change.lag) await west.query(`ALTER SUBSCRIPTION ${GAP_SUB} DISABLE`);
+      if (change.lag && change.readWhilePaused) {
+        await eventually(
+          async () =>
+            (
+              await west.query('SELECT 1 FROM pg_stat_subscription WHERE subname = $1 AND pid IS NOT NULL', [
+                GAP_SUB,
+              ])
+            ).length === 0 &&
+            (
+              await east.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [
+                GAP_SUB,
+              ])
+            ).length === 0,
+          HANG_MS,
+          `${GAP_SUB}'s worker gone and its slot let go`,
+        );
+        const read = await steep(['status']);
+        expect(read.code, shown(read)).toBe(0);
+      }
       for (const sql of change.sql ?? [])
         if (typeof sql === 'string') await east.query(sql);
         else await moreWrites(sql.writes);

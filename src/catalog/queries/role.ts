@@ -35,7 +35,8 @@ export function deniedFunctions(json: string): RoleGaps['functions'] {
  *
  * `can_read_origin_status` decides whether the origins query may join
  * `pg_replication_origin_status` (revoked from PUBLIC), `can_read_conninfo` whether the
- * subscriptions' connection strings may be read (the column is revoked from PUBLIC).
+ * subscriptions' connection strings may be read (the column is revoked from PUBLIC),
+ * `can_read_row_version` whether their `xmin` may (PUBLIC is granted named columns only).
  * `denied_functions` lists the functions steep calls that PostgreSQL revokes from PUBLIC and the
  * role may not execute (the text forms: the bytea `pg_logical_emit_message` is never called).
  * `cloud_admin_role` is the managed service's admin role it is a member of (rds_superuser,
@@ -47,6 +48,7 @@ export const ROLE: CatalogQuery = {
        r.rolreplication as replication,
        has_database_privilege(current_database(), 'CREATE') as can_create_in_database,
        has_column_privilege('pg_catalog.pg_subscription', 'subconninfo', 'SELECT') as can_read_conninfo,
+       has_column_privilege('pg_catalog.pg_subscription', 'xmin', 'SELECT') as can_read_row_version,
        exists (select 1 from pg_catalog.pg_roles g
                 where g.rolname = 'pg_create_subscription' and pg_has_role(current_user, g.oid, 'USAGE'))
          as member_of_pg_create_subscription,
@@ -69,6 +71,8 @@ export interface RoleRow {
   replication: boolean;
   can_create_in_database: boolean;
   can_read_conninfo: boolean;
+  /** absent in rows of older captures and fixtures */
+  can_read_row_version?: boolean;
   member_of_pg_create_subscription: boolean;
   can_read_origin_status: boolean;
   /** JSON: [{ name, signature }] */

@@ -46,7 +46,8 @@ export function subscriptionOptions(serverVersion: number): string {
   return `pg_catalog.json_build_object(${options.join(',\n         ')})`;
 }
 
-export function subscriptionsQuery(serverVersion: number): CatalogQuery {
+/** `rowVersion`: the role may read pg_subscription.xmin (PUBLIC may not: null for it). */
+export function subscriptionsQuery(serverVersion: number, rowVersion = false): CatalogQuery {
   return {
     text: `select s.oid,
        s.subname::text as name,
@@ -54,6 +55,9 @@ export function subscriptionsQuery(serverVersion: number): CatalogQuery {
        ${ownerToRoleColumns('s.subowner', serverVersion)},
        pg_catalog.obj_description(s.oid, 'pg_subscription') as comment,
        s.subenabled as enabled,
+       ${rowVersion ? 's.xmin::text' : 'null::text'} as "rowVersion",
+       exists (select 1 from pg_catalog.pg_stat_subscription st where st.subid = s.oid and st.pid is not null) as "workerRunning",
+       ${serverVersion >= PG15 ? "nullif(s.subskiplsn, '0/0')::text" : 'null::text'} as "skipLsn",
        s.subslotname::text as slot,
        s.subpublications::text[] as publications,
        ${subscriptionOptions(serverVersion)} as options,
@@ -92,6 +96,12 @@ export interface SubscriptionRow extends OwnerToRoleRow {
   owner: string;
   comment: string | null;
   enabled: boolean;
+  /** pg_subscription's xmin; null: the role may not read it */
+  rowVersion: string | null;
+  /** a worker of it runs (pg_stat_subscription) */
+  workerRunning: boolean;
+  /** 15+: ALTER SUBSCRIPTION … SKIP's position, not yet used; null: none */
+  skipLsn: string | null;
   slot: string | null;
   publications: string[];
   /** only the options the server version has */
@@ -133,6 +143,9 @@ export function toSubscriptions(
       slot: s.slot ?? '',
       enabled: s.enabled,
       oid: s.oid,
+      ...(s.rowVersion !== null ? { rowVersion: s.rowVersion } : {}),
+      workerRunning: s.workerRunning,
+      skipLsn: s.skipLsn,
       owner: s.owner,
       ...toOwnerToRole(s),
       conninfo: conninfo === null ? UNKNOWN : (conninfoOf.get(s.oid) ?? UNKNOWN),

@@ -93,6 +93,48 @@ describe('continuity (model/continuity.ts)', () => {
     expect(continuity(null, { ...facts([rel(5)]), skipped: ['shop_pub'] }).verdict).toBe('continuous');
   });
 
+  it('paused: positions recorded while disabled; either moved forward with no ALTER SUBSCRIPTION between is a gap', () => {
+    const at = { rowVersion: '901', slot: 'shop_sub', slotLsn: '0/3000100', originLsn: '0/3000000' };
+    const paused = (p: Partial<typeof at>) => ({ ...facts([rel(5)]), paused: { ...at, ...p } });
+    // the first reading that finds it paused records where it stands
+    const first = continuity(baseline([rel(5)]), paused({}));
+    expect(first).toMatchObject({ verdict: 'continuous', changed: true, baseline: { paused: at } });
+    const b = first.baseline;
+    expect(continuity(b, paused({}))).toEqual({ verdict: 'continuous', baseline: b, changed: false });
+    const slot = continuity(b, paused({ slotLsn: '0/3A00000' }));
+    expect(slot.verdict).toBe('gap');
+    expect(slot.baseline.gap).toEqual({
+      since: NOW,
+      kind: 'positions',
+      reason:
+        "shop_sub's slot shop_sub on east moved from 0/3000100 to 0/3A00000 while the subscription was disabled and nothing streamed from it (advanced, or dropped and created again, by hand): PostgreSQL resumes past it, so changes to public.customers committed in between are never sent",
+    });
+    expect(continuity(b, paused({ originLsn: '0/3A00000' })).baseline.gap?.reason).toMatch(
+      /^shop_sub's origin on its subscriber moved from 0\/3000000 to 0\/3A00000 while the subscription was disabled and no worker applied \(advanced by hand\)/,
+    );
+    // an ALTER SUBSCRIPTION between (an ENABLE, then a DISABLE: its worker streamed), another
+    // slot, a position behind (sent or applied again, nothing skipped), or not paused now: no gap
+    for (const now of [
+      paused({ rowVersion: '950', slotLsn: '0/3A00000', originLsn: '0/3A00000' }),
+      paused({ slot: 'other', slotLsn: '0/3A00000' }),
+      paused({ slotLsn: '0/2000000', originLsn: '0/2000000' }),
+      facts([rel(5)]),
+    ])
+      expect(continuity(b, now).verdict).toBe('continuous');
+    // enabled again: the positions are forgotten (recorded as none)
+    expect(continuity(b, facts([rel(5)]))).toMatchObject({ changed: true, baseline: { paused: null } });
+  });
+
+  it('a transaction set to be skipped (ALTER SUBSCRIPTION … SKIP) is a gap, paused or not', () => {
+    const c = continuity(baseline([rel(5)]), { ...facts([rel(5)]), skipping: '0/3000500' });
+    expect(c.verdict).toBe('gap');
+    expect(c.baseline.gap).toMatchObject({
+      kind: 'positions',
+      reason:
+        'ALTER SUBSCRIPTION shop_sub SKIP (lsn = 0/3000500) was set by hand: PostgreSQL skips the transaction finishing there, so its changes to public.customers are never applied',
+    });
+  });
+
   it('a rename keeps the oid: the subscription no longer lists it', () => {
     const c = continuity(baseline([rel(5)]), facts([], { shop_pub2: 100 }));
     expect(c.baseline.gap?.reason).toMatch(/^publication shop_pub on east was renamed to shop_pub2/);
