@@ -155,3 +155,13 @@ export async function readSubscriptionOid(client: pg.Client, name: string): Prom
   );
   return rows[0] ? Number(rows[0].oid) : null;
 }
+
+/** Does a worker of the subscription (apply, table sync, parallel apply) run on this node? */
+export async function readWorkerRunning(client: pg.Client, name: string): Promise<boolean> {
+  const { rows } = await client.query<{ running: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_subscription w JOIN pg_catalog.pg_subscription s ON s.oid = w.subid
+                     WHERE s.subname = $1 AND s.subdbid = ${THIS_DATABASE_OID} AND w.pid IS NOT NULL) AS running`,
+    [name],
+  );
+  return rows[0]?.running === true;
+}

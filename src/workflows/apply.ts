@@ -15,6 +15,7 @@ import { runGraph, type ScheduleOutcome } from '../executors/schedule.js';
 import { secretFiller } from '../executors/secrets.js';
 import { awaitSlotsBefore, awaitSlotsCatchUp } from '../executors/slotCatchUp.js';
 import { watchSlotCreation } from '../executors/slotWait.js';
+import { pausedSettle } from '../executors/workerStop.js';
 import { printAddress, subscriptionNameOf } from '../model/address.js';
 import { formatBytes } from '../model/bytes.js';
 import type { ClusterState } from '../model/cluster.js';
@@ -233,9 +234,7 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
   // a subscription enabled: the gaps before it are recorded (on 18 its slot then streams past
   // what it skips, and no later reading sees that gap)
   const publications = plan.steps.some((s) => s.address.kind === 'publication');
-  const enables = plan.steps.some((s) =>
-    s.changes.some((c) => c.path === 'enabled' && c.before === false && c.after === true),
-  );
+  const enables = plan.steps.some((s) => enabledMove(s, true));
   const continuity =
     (publications || enables) &&
     (await continuityAroundApply(topology, async () => opts.observed ?? observe(topology)));
@@ -292,6 +291,9 @@ export async function applyPlan(topology: Topology, plan: Plan, opts: ApplyOptio
       return { ...outcome, runId };
     }
     await inits.settleJoined(outcome, { clients, runId });
+    // a subscription disabled: its workers stopped first, so the readings below find it paused
+    // and record where it stands (model/continuity.ts)
+    await pausedSettle(topology, outcome.completed.filter(disables), clients, opts.onEvent);
     let settled: ClusterState | undefined;
     if (outcome.failed.length === 0) {
       await saveSubscribedFingerprints(topology, opts.onEvent, clients);
@@ -418,3 +420,10 @@ async function joinedTablesCopying(completed: Step[], clients: Map<string, pg.Cl
   }
   return out;
 }
+
+/** The step moves its subscription's `enabled` to `to` (from the other). */
+function enabledMove(step: Step, to: boolean): boolean {
+  return step.changes.some((c) => c.path === 'enabled' && c.before === !to && c.after === to);
+}
+
+const disables = (step: Step) => enabledMove(step, false);

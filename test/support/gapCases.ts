@@ -91,6 +91,13 @@ export interface GapChange {
    * `sql`: a scheduled reading during the pause, which records where it stands
    */
   readWhilePaused?: boolean;
+  /** with `lag`: paused and resumed by steep apply (the file says `enabled: false`, then not), never by hand */
+  pausedBySteep?: boolean;
+  /**
+   * with `pausedBySteep`: its worker held up by a lock on west's customers as the pausing apply
+   * runs, released 3 s later: the DISABLE takes effect only once the worker applied what it holds
+   */
+  busyWorker?: boolean;
   /** the application does not write while it runs */
   quiet?: boolean;
   /** no steep reading after it, only its copies waited for: the next change is judged with it */
@@ -129,7 +136,7 @@ export const SHOP = {
 const APP = { user: 'gap_app', password: 'gap-app-secret-1' };
 export const GAP_SUB = 'gap_sub';
 
-function config(c: GapCase, cluster: TestCluster, published: string[]): string {
+function config(c: GapCase, cluster: TestCluster, published: string[], disabled = false): string {
   return writeConfig(
     [
       'version: 1',
@@ -149,6 +156,7 @@ function config(c: GapCase, cluster: TestCluster, published: string[]): string {
       '    from: east',
       '    publications: [gap_pub]',
       ...(c.subscription ?? []).map((l) => `    ${l}`),
+      ...(disabled ? ['    enabled: false'] : []),
       '',
     ].join('\n'),
   );
@@ -202,7 +210,8 @@ export async function runGapCase(c: GapCase, cluster: TestCluster): Promise<void
   for (const sql of c.east) await east.query(sql);
   for (const sql of c.west ?? []) await west.query(sql);
   if (c.slowCopy) await slowCopy(west, c.slowCopy, 100, 300);
-  path = config(c, cluster, c.published);
+  let published = c.published;
+  path = config(c, cluster, published);
   const applied = await steep(['apply', '--auto-approve']);
   expect(applied.code, shown(applied)).toBe(0);
   // the first reading after the copy records the baseline every later reading is held to
@@ -224,7 +233,20 @@ export async function runGapCase(c: GapCase, cluster: TestCluster): Promise<void
       const want = change.state ?? 'gap';
       const before = await memberships(east, change.recreates ?? []);
       if (change.quiet) await writers.at(-1)!.stop();
-      if (change.lag) await west.query(`ALTER SUBSCRIPTION ${GAP_SUB} DISABLE`);
+      if (change.lag && change.pausedBySteep) {
+        path = config(c, cluster, published, true);
+        const held = change.busyWorker ? await west.client() : null;
+        await held?.query('BEGIN');
+        await held?.query('LOCK TABLE public.customers IN SHARE MODE');
+        const pausing = steep(['apply', '--auto-approve']);
+        if (held) {
+          await new Promise((r) => setTimeout(r, 3_000));
+          await held.query('COMMIT');
+          await held.end();
+        }
+        const paused = await pausing;
+        expect(paused.code, shown(paused)).toBe(0);
+      } else if (change.lag) await west.query(`ALTER SUBSCRIPTION ${GAP_SUB} DISABLE`);
       if (change.lag && change.readWhilePaused) {
         await eventually(
           async () =>
@@ -251,7 +273,8 @@ export async function runGapCase(c: GapCase, cluster: TestCluster): Promise<void
         typeof change.westSql === 'function' ? await change.westSql(east, west) : change.westSql;
       for (const sql of westSql ?? []) await west.query(sql);
       if (change.published) {
-        path = config(c, cluster, change.published);
+        published = change.published;
+        path = config(c, cluster, published);
         const own = await steep(['apply', '--auto-approve', ...(change.flags ?? [])]);
         expect(own.code, shown(own)).toBe(change.applyFails ? 1 : 0);
         if (change.applyFails) expect(shown(own)).toMatch(change.applyFails);
@@ -259,6 +282,7 @@ export async function runGapCase(c: GapCase, cluster: TestCluster): Promise<void
       }
       if (change.lag && change.lagEnds === 'status') await steep(['status']);
       if (change.lag && change.lagEnds === 'apply') {
+        if (change.pausedBySteep) path = config(c, cluster, published);
         const enabled = await steep(['apply', '--auto-approve']);
         expect(enabled.code, shown(enabled)).toBe(0);
       } else if (change.lag) await west.query(`ALTER SUBSCRIPTION ${GAP_SUB} ENABLE`);
