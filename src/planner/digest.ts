@@ -87,8 +87,9 @@ export function digestOf(value: unknown): string {
 }
 
 /**
- * The stable part of an observed subscription (no per-table sync states, no origin LSN), its
- * connection string as it may be recorded: password masked, unknown kept as such. Of its error
+ * The stable part of an observed subscription (no per-table sync states, no origin LSN, none of
+ * what its workers change: its row version, whether one runs, a skip position), its connection
+ * string as it may be recorded: password masked, unknown kept as such. Of its error
  * counters only whether any error was counted since apply last disabled it (the disable_on_error
  * rule reads that, model/disableOnError.ts `disabledOnError`): a failing
  * worker raises them every wal_retrieve_retry_interval, and the step that fixes it must not be
@@ -96,7 +97,17 @@ export function digestOf(value: unknown): string {
  */
 export function stableSubscription(sub: ObservedSubscription | null): unknown {
   if (!sub) return null;
-  const { tables: _tables, originLsn: _originLsn, conninfo, errorsCounted, steepDisabledAt, ...rest } = sub;
+  const {
+    tables: _tables,
+    originLsn: _originLsn,
+    rowVersion: _rowVersion,
+    workerRunning: _workerRunning,
+    skipLsn: _skipLsn,
+    conninfo,
+    errorsCounted,
+    steepDisabledAt,
+    ...rest
+  } = sub;
   return {
     ...rest,
     ...(errorsCounted === undefined ? {} : { erred: (errorsCounted ?? 0) > (steepDisabledAt ?? 0) }),
