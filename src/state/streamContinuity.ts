@@ -75,14 +75,9 @@ export class StreamContinuityStore extends StateTable {
       ['since', 'b.since'],
       ['gap_since', "(b.gap->>'since')::timestamptz"],
       ['gap_reason', "b.gap->>'reason'"],
-      ...(identity
-        ? ([
-            ['columns', 'b.columns'],
-            ['gap_kind', "b.gap->>'kind'"],
-          ] as Array<[string, string]>)
-        : []),
-      ...(paused ? ([['paused', 'b.paused']] as Array<[string, string]>) : []),
     ];
+    if (identity) fields.push(['columns', 'b.columns'], ['gap_kind', "b.gap->>'kind'"]);
+    if (paused) fields.push(['paused', 'b.paused']);
     await client.query(
       `INSERT INTO ${this.table} (node_name, subscription, table_name, ${fields.map(([c]) => c).join(', ')})
        SELECT $1, $2, b."table", ${fields.map(([, v]) => v).join(', ')}

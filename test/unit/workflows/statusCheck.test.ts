@@ -38,35 +38,28 @@ describe('status --check', () => {
     expect(
       checkStatus(report(subscription({ ...synced, conflictsSinceVerify: {} })), topology).problems,
     ).toEqual([]);
-    expect(
+    const problems = (rose: Record<string, number>, from: { at: string; rolling: boolean }) =>
       checkStatus(
         report(
           subscription({
             ...synced,
             lastVerify: { at: '2026-01-01T00:00:00.000Z', verdict: 'equal' },
-            conflictsSinceVerify: { update_origin_differs: 2, update_missing: 1 },
-            conflictsCountedFrom: { at: '2026-01-01T00:00:00.000Z', rolling: false },
+            conflictsSinceVerify: rose,
+            conflictsCountedFrom: from,
           }),
         ),
         topology,
-      ).problems,
+      ).problems;
+    expect(
+      problems(
+        { update_origin_differs: 2, update_missing: 1 },
+        { at: '2026-01-01T00:00:00.000Z', rolling: false },
+      ),
     ).toEqual([
       'subscription.west_items on west: 3 replication conflicts since its last verify (2026-01-01T00:00:00.000Z) (update_origin_differs 2, update_missing 1): the rows they touched may differ between west and its publisher; compare them with `steep verify west_items`',
     ]);
     // counted from the rolling verify's reading, which is later than the last verify's
-    expect(
-      checkStatus(
-        report(
-          subscription({
-            ...synced,
-            lastVerify: { at: '2026-01-01T00:00:00.000Z', verdict: 'equal' },
-            conflictsSinceVerify: { delete_missing: 1 },
-            conflictsCountedFrom: { at: '2026-01-02T00:00:00.000Z', rolling: true },
-          }),
-        ),
-        topology,
-      ).problems,
-    ).toEqual([
+    expect(problems({ delete_missing: 1 }, { at: '2026-01-02T00:00:00.000Z', rolling: true })).toEqual([
       'subscription.west_items on west: 1 replication conflict since the rolling verify compared every table (from 2026-01-02T00:00:00.000Z) (delete_missing 1): the rows they touched may differ between west and its publisher; compare them with `steep verify west_items`',
     ]);
   });
