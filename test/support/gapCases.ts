@@ -95,7 +95,8 @@ export interface GapChange {
   pausedBySteep?: boolean;
   /**
    * with `pausedBySteep`: its worker held up by a lock on west's customers as the pausing apply
-   * runs, released 3 s later: the DISABLE takes effect only once the worker applied what it holds
+   * runs, released once apply waits for it: the DISABLE takes effect only once the worker applied
+   * what it holds
    */
   busyWorker?: boolean;
   /** the application does not write while it runs */
@@ -238,9 +239,24 @@ export async function runGapCase(c: GapCase, cluster: TestCluster): Promise<void
         const held = change.busyWorker ? await west.client() : null;
         await held?.query('BEGIN');
         await held?.query('LOCK TABLE public.customers IN SHARE MODE');
-        const pausing = steep(['apply', '--auto-approve']);
+        let ended = false;
+        const pausing = steep(['apply', '--auto-approve']).finally(() => {
+          ended = true;
+        });
         if (held) {
-          await new Promise((r) => setTimeout(r, 3_000));
+          // released once apply waits for the worker its DISABLE stops (its query on west seen;
+          // the pattern is split so this query's own text never matches it), or has ended without
+          await eventually(
+            async () =>
+              ended ||
+              (
+                await west.query(
+                  "SELECT 1 FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND query LIKE '%pg_stat_subscription w ' || 'JOIN%'",
+                )
+              ).length > 0,
+            HANG_MS,
+            'apply to wait for the worker its DISABLE stops',
+          );
           await held.query('COMMIT');
           await held.end();
         }
