@@ -51,6 +51,8 @@ function toColumn(t: ColumnTuple): TableColumn {
     typeSchema,
     typeName,
     sequences,
+    ,
+    missing,
   ] = t;
   return {
     name: name!,
@@ -63,6 +65,7 @@ function toColumn(t: ColumnTuple): TableColumn {
     collation,
     baseType: typeSchema !== null && typeName !== null ? { schema: typeSchema, name: typeName } : null,
     sequences: sequences ?? [],
+    ...(missing != null ? { missing } : {}),
   };
 }
 

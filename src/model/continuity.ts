@@ -315,6 +315,8 @@ export function gapWayOut(subscription: string, tables: readonly GapOfTable[]): 
 export interface StepGap {
   /** `schema.table` (qualifiedName) on the step's subscriber */
   table: string;
+  /** the subscription whose baseline records it; absent: the step's (a step of a table names it) */
+  subscription?: string;
   reason: string;
   /** the hole stays open after the step (`origin: none`): a comparison then proves nothing of later changes */
   lasting?: true;

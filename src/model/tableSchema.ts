@@ -41,6 +41,11 @@ export interface TableColumn {
   baseType: TypeRef | null;
   /** sequences its default uses (`schema.name`), e.g. a serial's (¹) */
   sequences: string[];
+  /**
+   * The value the rows it was added over hold, as JSON prints it, where PostgreSQL keeps one
+   * (`attmissingval`: a default evaluated once at ADD COLUMN, until a rewrite); absent otherwise (¹)
+   */
+  missing?: string;
   // (¹) read only with `TableScope.objects` (what CREATE needs); null / empty otherwise
 }
 

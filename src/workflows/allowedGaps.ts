@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { readSubscriptionOid } from '../catalog/subscriptionOnNode.js';
 import { subscriptionNameOf } from '../model/address.js';
-import { gapsOfStep } from '../model/continuity.js';
+import { gapsOfStep, type StepGap } from '../model/continuity.js';
 import type { Step } from '../model/plan.js';
 import type { Topology } from '../model/topology.js';
 import { StreamContinuityStore } from '../state/streamContinuity.js';
@@ -22,38 +22,53 @@ export async function recordAllowedGaps(
   clients: ReadonlyMap<string, pg.Client>,
 ): Promise<void> {
   for (const step of completed) {
-    const gaps = gapsOfStep(step);
-    const subscription = subscriptionNameOf(step.address);
     const client = clients.get(step.node);
-    if (gaps.length === 0 || !subscription || !client) continue;
-    try {
-      // pg_subscription's oid: a subscription dropped and created again starts anew
-      const oid = await readSubscriptionOid(client, subscription);
-      if (oid === null) continue;
-      const store = new StreamContinuityStore(topology.settings.stateSchema, step.node);
-      // no stream_continuity yet (an apply migrates): nothing to record into
-      const all = await store.all(client);
-      if (all === null) continue;
-      const recorded = all.get(subscription);
-      const now = new Date().toISOString();
-      await store.record(
-        client,
-        subscription,
-        gaps.map(({ table, reason }) => {
-          const b = recorded?.get(table);
-          const own = b && b.subscriptionOid === oid ? b : null;
-          return {
-            table,
-            subscriptionOid: oid,
-            members: own?.members ?? [],
-            columns: own?.columns ?? null,
-            since: own?.since ?? now,
-            gap: own?.gap ?? { since: now, reason },
-          };
-        }),
-      );
-    } catch {
-      // a gap not recorded: the plan's hazard named it
+    if (!client) continue;
+    const bySubscription = new Map<string, StepGap[]>();
+    for (const g of gapsOfStep(step)) {
+      const subscription = g.subscription ?? subscriptionNameOf(step.address);
+      if (subscription) bySubscription.set(subscription, [...(bySubscription.get(subscription) ?? []), g]);
     }
+    for (const [subscription, gaps] of bySubscription)
+      await recordGaps(topology, step.node, client, subscription, gaps);
+  }
+}
+
+/** Record `gaps` in the continuity baseline of `subscription` on `node`; a gap recorded already is kept. */
+async function recordGaps(
+  topology: Topology,
+  node: string,
+  client: pg.Client,
+  subscription: string,
+  gaps: readonly StepGap[],
+): Promise<void> {
+  try {
+    // pg_subscription's oid: a subscription dropped and created again starts anew
+    const oid = await readSubscriptionOid(client, subscription);
+    if (oid === null) return;
+    const store = new StreamContinuityStore(topology.settings.stateSchema, node);
+    // no stream_continuity yet (an apply migrates): nothing to record into
+    const all = await store.all(client);
+    if (all === null) return;
+    const recorded = all.get(subscription);
+    const now = new Date().toISOString();
+    await store.record(
+      client,
+      subscription,
+      gaps.map(({ table, reason }) => {
+        const b = recorded?.get(table);
+        const own = b && b.subscriptionOid === oid ? b : null;
+        return {
+          table,
+          subscriptionOid: oid,
+          members: own?.members ?? [],
+          columns: own?.columns ?? null,
+          since: own?.since ?? now,
+          gap: own?.gap ?? { since: now, reason },
+        };
+      }),
+    );
+  } catch {
+    // a gap not recorded: the plan's hazard named it
   }
 }

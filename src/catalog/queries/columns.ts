@@ -178,6 +178,7 @@ export type ColumnTuple = [
   typeName: string | null,
   sequences: string[] | null,
   pkPosition: number | null,
+  missing: string | null,
 ];
 
 /**
@@ -206,7 +207,7 @@ select n.nspname::text as schema,
        ${scope.objects ? CREATE_COLUMNS : NO_CREATE_COLUMNS}
   ${SCOPE_COLUMNS}${scope.objects ? CREATE_JOINS : ''}
 )
-select coalesce(pg_catalog.json_agg(pg_catalog.json_build_array(col.schema, col.name, col.kind, col.partition, col.replica_identity, col.ordinal, col.column_name, col.type, col.default_expr, col.not_null, col.identity, col.generated, col.collation, col.type_schema, col.type_name, col.sequences, col.pk_position)), '[]')::text as columns
+select coalesce(pg_catalog.json_agg(pg_catalog.json_build_array(col.schema, col.name, col.kind, col.partition, col.replica_identity, col.ordinal, col.column_name, col.type, col.default_expr, col.not_null, col.identity, col.generated, col.collation, col.type_schema, col.type_name, col.sequences, col.pk_position, col.missing)), '[]')::text as columns
   from col`,
     values: scopeValues(scope, stateSchema),
   };
@@ -216,6 +217,17 @@ select coalesce(pg_catalog.json_agg(pg_catalog.json_build_array(col.schema, col.
 export interface ColumnsRow {
   columns: string;
 }
+
+/**
+ * The value the rows a column was added over hold (`attmissingval`: PostgreSQL 11+ keeps it for a
+ * column added with a default it evaluates once, until the table is rewritten), as JSON prints it
+ * (timestamps in ISO 8601 whatever DateStyle, numbers exact); null where there is none, or it is
+ * no scalar (an array, a composite) a literal could carry. PUBLIC may read it.
+ */
+const MISSING_VALUE = `case when a.atthasmissing then
+         (select m.j ->> 0 from (select pg_catalog.array_to_json(a.attmissingval) as j) m
+           where pg_catalog.json_typeof(m.j -> 0) in ('string', 'number', 'boolean'))
+       end`;
 
 /** What only CREATE needs (auto mode, `scope.objects`): comparing columns does without (a third cheaper). */
 const CREATE_COLUMNS = `case when a.attcollation <> 0 and a.attcollation <> t.typcollation then
@@ -235,7 +247,8 @@ const CREATE_COLUMNS = `case when a.attcollation <> 0 and a.attcollation <> t.ty
                   and dep.refclassid = 'pg_catalog.pg_class'::regclass
                 order by 1)
        end as sequences,
-       pg_catalog.array_position(i.indkey::int2[], a.attnum) as pk_position`;
+       pg_catalog.array_position(i.indkey::int2[], a.attnum) as pk_position,
+       ${MISSING_VALUE} as missing`;
 
 const CREATE_JOINS = `
   left join pg_catalog.pg_type t on t.oid = a.atttypid
@@ -248,7 +261,8 @@ const NO_CREATE_COLUMNS = `null::text as collation,
        null::text as type_schema,
        null::text as type_name,
        null::text[] as sequences,
-       null::int as pk_position`;
+       null::int as pk_position,
+       null::text as missing`;
 
 /**
  * Every type outside the system schemas that a column could use and CREATE might need: not a

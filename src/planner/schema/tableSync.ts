@@ -6,6 +6,7 @@
  * (a plan error per problem): never a half-applied DDL. `schemaSync.ts` decides which tables
  * come here.
  */
+import { gatedGaps, type StepGap } from '../../model/continuity.js';
 import type { Change, Hazard, Step } from '../../model/plan.js';
 import { OBJECT_KIND_TEXT } from '../../model/tableObjects.js';
 import {
@@ -20,6 +21,7 @@ import { majorVersion, PG18 } from '../../model/versions.js';
 import { listText, PHASE, sameJson, stepKey } from '../context.js';
 import { digestOf } from '../digest.js';
 import { tx } from '../sqlBuild.js';
+import { addColumnSql } from './addedColumn.js';
 import { type ColumnRename, findRename, renameOrAddText, renameReasonText } from './columnRename.js';
 import { kindOf, syncDefault } from './defaultSync.js';
 import { type ObjectSync, planObjectSync } from './objectSync.js';
@@ -27,7 +29,6 @@ import { SCHEMA_CODES } from './schemaCodes.js';
 import { differs } from './schemaCompare.js';
 import type { SyncInput } from './schemaSync.js';
 import {
-  addRewritesTable,
   alterColumn,
   alterTableSql,
   createEnumSql,
@@ -56,6 +57,8 @@ class TableSync {
   readonly post: string[] = [];
   readonly changes: Change[] = [];
   readonly hazards = new Set<Hazard>();
+  /** the gaps its added columns open in the subscriber's rows (addedColumn.ts) */
+  readonly gaps: StepGap[] = [];
   readonly deps = new Set<string>();
   readonly problems: string[] = [];
   renamedAfter: Step['renamedAfter'];
@@ -228,6 +231,7 @@ export function planTableSync(
   sync.commitClaims();
   if (s.subTable !== null && objects.statements.length > 0) sync.hazards.add('locks-table');
   if (objects.references.length > 0) references.set(key, objects.references);
+  const gate = gatedGaps(sync.gaps);
   s.ctx.steps.push({
     key,
     phase: PHASE.tables,
@@ -237,9 +241,9 @@ export function planTableSync(
     action: 'sync-schema',
     reason: 'schema-mismatch',
     reasonText: reasonText(s, objects),
-    changes: [...sync.changes, ...objects.changes],
+    changes: [...sync.changes, ...objects.changes, ...gate.changes],
     statements: statements.map(tx),
-    hazards: [...sync.hazards],
+    hazards: [...sync.hazards, ...gate.hazards],
     deps: [...sync.deps],
     catalogDigest: digestOf({
       table: { publisher: s.pubTable, subscriber: s.subTable },
@@ -351,23 +355,12 @@ function renameColumn(
 
 /** A publisher's column the subscriber lacks: its ADD COLUMN subcommand. */
 function addColumn(s: SyncInput, l: TableColumn, subTable: TableSchema, sync: TableSync): string {
-  const table = s.comparison.table;
   sync.requireType(l.baseType, l.name);
   sync.requireColumnFeatures(l);
   sync.requireSequences(l, subTable);
   sync.changes.push({ path: `columns.${l.name}`, before: null, after: columnDefinitionText(l) });
   sync.hazards.add('locks-table');
-  if (addRewritesTable(l)) sync.hazards.add('rewrites-table');
-  const rows = s.subscriber.tables[table]?.estimatedRows ?? 0;
-  if (l.notNull && defaultText(l) === 'NULL' && rows > 0) {
-    s.ctx.warn(
-      SCHEMA_CODES.notNullAdd,
-      `column ${l.name} is added to ${table} on ${s.d.node} as NOT NULL without a default, and the table holds about ` +
-        `${Math.round(rows)} rows: PostgreSQL refuses that (the step fails and changes nothing); fill the column by hand`,
-      { address: s.address, node: s.d.node },
-    );
-  }
-  return alterColumn.add(l);
+  return addColumnSql(s, l, sync);
 }
 
 /**

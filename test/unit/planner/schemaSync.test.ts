@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { printAddress } from '../../../src/model/address.js';
 import type { ClusterState } from '../../../src/model/cluster.js';
+import { gapsOfStep } from '../../../src/model/continuity.js';
 import type { Plan } from '../../../src/model/plan.js';
 import {
   fingerprintText,
@@ -151,11 +152,14 @@ const CASES: Case[] = [
   },
   {
     name: 'added column',
-    pub: [ID, ['a', 'text'], ['b', 'integer', { default: '0', notNull: true }]],
+    pub: [ID, ['a', 'text'], ['b', 'integer', { default: '0', notNull: true, missing: '0' }]],
     sub: [ID, ['a', 'text']],
     status: 'MISMATCH',
     diff: 'missing',
-    sql: ['ALTER TABLE "public"."orders"\n  ADD COLUMN "b" integer DEFAULT 0 NOT NULL'],
+    sql: [
+      'ALTER TABLE "public"."orders"\n  ADD COLUMN "b" integer DEFAULT \'0\'::integer NOT NULL',
+      'ALTER TABLE "public"."orders"\n  ALTER COLUMN "b" SET DEFAULT 0',
+    ],
     hazards: ['locks-table'],
   },
   {
@@ -685,6 +689,70 @@ describe('what a subscription receives', () => {
       ],
     };
     expect(subscribedScopes(t)).toEqual({ east: scope, west: scope });
+  });
+});
+
+describe("an added column gives the subscriber's rows the publisher's value, or is gated data-gap", () => {
+  const added = (extra: Partial<TableColumn>, type = 'integer') =>
+    planOf(
+      world(
+        'auto',
+        [table(ORDERS, [ID, ['a', 'text'], ['b', type, extra]])],
+        [table(ORDERS, [ID, ['a', 'text']])],
+      ),
+    );
+  const step = (p: Plan) => p.steps.find((s) => printAddress(s.address) === `table.west/${ORDERS}`)!;
+
+  it.each([
+    ['no default: NULL on both sides', {}, ['ADD COLUMN "b" integer']],
+    [
+      'a stored generated column: computed on each',
+      { generated: 'stored' as const, default: '(id * 2)' },
+      ['STORED'],
+    ],
+  ])('%s: no data-gap', (_, extra, sql) => {
+    const p = added(extra);
+    for (const x of sql) expect(syncSql(p)).toContain(x);
+    expect(step(p).hazards).not.toContain('data-gap');
+    expect(p.warnings.filter((w) => w.code === 'data-gap')).toEqual([]);
+  });
+
+  it("the value PostgreSQL kept for the publisher's old rows (now()), then the publisher's default", () => {
+    const p = added(
+      { default: 'now()', notNull: true, missing: '2026-11-30T20:28:42.816845+00:00' },
+      'timestamp with time zone',
+    );
+    expect(step(p).statements.map((x) => x.sql)).toEqual([
+      'ALTER TABLE "public"."orders"\n  ADD COLUMN "b" timestamp with time zone DEFAULT \'2026-11-30T20:28:42.816845+00:00\'::timestamp with time zone NOT NULL',
+      'ALTER TABLE "public"."orders"\n  ALTER COLUMN "b" SET DEFAULT now()',
+    ]);
+    expect(step(p).hazards).not.toContain('data-gap');
+    expect(step(p).hazards).not.toContain('rewrites-table');
+  });
+
+  it('a default dropped after the ADD: its value for the old rows, then no default', () => {
+    const p = added({ missing: "it's" }, 'text');
+    expect(syncSql(p)).toContain("ADD COLUMN \"b\" text DEFAULT 'it''s'::text");
+    expect(syncSql(p)).toContain('ALTER COLUMN "b" DROP DEFAULT');
+  });
+
+  it.each([
+    ['a default with no kept value (set after the ADD, or a rewrite since)', { default: '0', notNull: true }],
+    ['a volatile default', { default: 'random()' }],
+    ['an identity', { identity: 'always' as const, notNull: true }],
+  ])('%s: gated data-gap naming the column, with the copy that closes it', (_, extra) => {
+    const p = added(extra);
+    expect(step(p).hazards).toContain('data-gap');
+    expect(gapsOfStep(step(p))).toEqual([
+      expect.objectContaining({
+        table: ORDERS,
+        subscription: 'west_orders',
+        reason: expect.stringContaining('column b'),
+      }),
+    ]);
+    const warning = p.warnings.find((w) => w.code === 'data-gap')!.message;
+    expect(warning).toContain('column b is added to public.orders on west');
+    expect(warning).toContain('steep reinit west_orders --tables public.orders');
   });
 });
 

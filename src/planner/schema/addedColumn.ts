@@ -1,0 +1,86 @@
+/**
+ * A column schema sync adds to a subscriber's table (docs/steep-yaml.md, "A column added on the
+ * publisher"): the rows the table holds get their value from the ADD COLUMN, never from the
+ * stream, so they equal the publisher's only where the ADD gives them what the publisher's rows
+ * from before the column hold. Which value that is, the publisher's catalog says in three cases:
+ * none (no default: NULL on both sides), a generated column (computed from the row on each side),
+ * and a default PostgreSQL evaluated once at its ADD COLUMN (`DEFAULT now()`, `DEFAULT 0`), whose
+ * value it keeps (`attmissingval`, `TableColumn.missing`) until the table is rewritten: the
+ * subscriber's column is added with that value, then given the publisher's default. Otherwise
+ * (a volatile default PostgreSQL evaluated row by row, an identity, a table rewritten since, a
+ * default set after the column was added) no catalog says what the publisher's rows hold, and
+ * the step is gated `data-gap` with the copy that closes it.
+ */
+import { adviceText } from '../../model/advice.js';
+import type { StepGap } from '../../model/continuity.js';
+import type { Hazard } from '../../model/plan.js';
+import { quoteLiteral } from '../../model/sql.js';
+import { defaultText, type TableColumn } from '../../model/tableSchema.js';
+import type { SubscriptionSpec } from '../../model/topology.js';
+import { SCHEMA_CODES } from './schemaCodes.js';
+import type { SyncInput } from './schemaSync.js';
+import { addRewritesTable, alterColumn, alterTableSql } from './tableDdl.js';
+
+/** What the ADD COLUMN of a table's sync step leaves besides its subcommand. */
+export interface AddedColumnEffects {
+  /** statements after the ALTER TABLE */
+  post: string[];
+  gaps: StepGap[];
+  hazards: Set<Hazard>;
+}
+
+/** The ADD COLUMN subcommand of the publisher's column `c`, giving the subscriber's rows the publisher's value where the catalog says it. */
+export function addColumnSql(s: SyncInput, c: TableColumn, out: AddedColumnEffects): string {
+  const table = s.comparison.table;
+  if (c.missing !== undefined) {
+    // added with the value the publisher's old rows hold, then given the publisher's default (or
+    // none: a default dropped after the ADD leaves its value in the old rows)
+    out.post.push(
+      alterTableSql(s.pubTable, [
+        c.default === null ? alterColumn.dropDefault(c) : alterColumn.setDefault(c),
+      ]),
+    );
+    return alterColumn.add({ ...c, default: `${quoteLiteral(c.missing)}::${c.type}` });
+  }
+  // without a default both sides' rows hold NULL; a generated column is computed from the row
+  if (c.generated === null && defaultText(c) !== 'NULL') {
+    const { gap, warning } = unknownValuesGap(s.d, table, c);
+    out.gaps.push(gap);
+    s.ctx.warn('data-gap', warning, { address: s.address, node: s.d.node });
+  }
+  if (addRewritesTable(c)) out.hazards.add('rewrites-table');
+  const rows = s.subscriber.tables[table]?.estimatedRows ?? 0;
+  if (c.notNull && defaultText(c) === 'NULL' && rows > 0) {
+    s.ctx.warn(
+      SCHEMA_CODES.notNullAdd,
+      `column ${c.name} is added to ${table} on ${s.d.node} as NOT NULL without a default, and the table holds about ` +
+        `${Math.round(rows)} rows: PostgreSQL refuses that (the step fails and changes nothing); fill the column by hand`,
+      { address: s.address, node: s.d.node },
+    );
+  }
+  return alterColumn.add(c);
+}
+
+/** The gap an added column whose old rows' values are unknown opens, and its sentence for the plan. */
+function unknownValuesGap(
+  d: SubscriptionSpec,
+  table: string,
+  c: TableColumn,
+): { gap: StepGap; warning: string } {
+  const why = c.identity
+    ? 'an identity numbers the rows in the order each side stores them'
+    : `${d.from} keeps no single value its rows from before ${c.name} got (a default evaluated row by row, a table rewritten since, or a default set after the column was added)`;
+  const copy = `\`${adviceText('reinitTables', d.name, [table])}\``;
+  return {
+    gap: {
+      table,
+      subscription: d.name,
+      reason: `column ${c.name} was added to ${table} on ${d.node} by schema sync: the rows ${d.node} held got ${d.node}'s own values of it (${defaultText(c)}), not ${d.from}'s`,
+    },
+    warning:
+      `subscription ${d.name}: column ${c.name} is added to ${table} on ${d.node} with ${defaultText(c)}, and the rows ` +
+      `${d.node} holds get ${d.node}'s own values of it, not ${d.from}'s: ${why} (hazard data-gap); apply with ` +
+      `--allow-hazard data-gap if ${d.node}'s table is empty or the values may differ, then copy it again: ${copy} ` +
+      '(or a steep verify that finds it equal clears the gap)',
+  };
+}
