@@ -28,8 +28,18 @@ const SETTINGS = {
        (select setting = 'on' from pg_catalog.pg_settings where name = 'hot_standby_feedback') as "hotStandbyFeedback",
        (select nullif(setting, '') from pg_catalog.pg_settings where name = 'primary_slot_name') as "primarySlotName",
        (select setting from pg_catalog.pg_settings where name = 'primary_conninfo') as "primaryConninfo",
-       (select setting from pg_catalog.pg_settings where name = 'synchronized_standby_slots') as "synchronizedStandbySlots",
-       (case when pg_catalog.pg_is_in_recovery() then pg_catalog.pg_last_wal_replay_lsn() else pg_catalog.pg_current_wal_lsn() end)::text as "walLsn"`,
+       (select setting from pg_catalog.pg_settings where name = 'synchronized_standby_slots') as "synchronizedStandbySlots"`,
+};
+
+/**
+ * How far the node's own WAL reaches, read after its slots: a slot that streams confirms only what
+ * the node has written, so one confirming past this position confirms WAL the node never wrote
+ * (planner/failover/failoverPromotion.ts). Read before them, a slot streaming meanwhile passed it
+ * by a commit and read as beyond (torture seed 180087: 360 B, a plan refused).
+ */
+const WAL = {
+  name: 'failover_wal',
+  text: `select (case when pg_catalog.pg_is_in_recovery() then pg_catalog.pg_last_wal_replay_lsn() else pg_catalog.pg_current_wal_lsn() end)::text as "walLsn"`,
 };
 
 /** The logical slots: 17+ says whether each is synced and why it was invalidated; before, only a lost one is. */
@@ -44,7 +54,10 @@ function slotsQuery(serverVersion: number) {
 }
 
 /** SETTINGS' row: the FailoverServer's settings, two of them as the server's text. */
-type SettingsRow = Omit<FailoverServer, 'primaryConninfoHasDbname' | 'synchronizedStandbySlots' | 'slots'> & {
+type SettingsRow = Omit<
+  FailoverServer,
+  'primaryConninfoHasDbname' | 'synchronizedStandbySlots' | 'slots' | 'walLsn'
+> & {
   primaryConninfo: string | null;
   synchronizedStandbySlots: string | null;
 };
@@ -59,8 +72,10 @@ async function readServer(
     )[0]!;
     const slotRows = await rows<JsonArrayRow>(client, slotsQuery(r.serverVersion));
     const slots = Object.fromEntries(jsonRows<FailoverSlot>(slotRows).map((s) => [s.name, s]));
+    const { walLsn } = (await rows<Pick<FailoverServer, 'walLsn'>>(client, WAL))[0]!;
     return {
       ...r,
+      walLsn,
       primaryConninfoHasDbname:
         primaryConninfo === null ? null : (parseConninfo(primaryConninfo).dbname ?? '') !== '',
       synchronizedStandbySlots:
