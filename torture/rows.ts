@@ -98,6 +98,7 @@ export class RowLedger {
           : { v: `u${n}.${Math.random().toString(36).slice(2)}`, gone: false };
       const key = ROW_KEY[table];
       const sent = Date.now();
+      const before = r.doubt;
       r.doubt = next;
       const { rows } = next.gone
         ? await client.query<{ lsn: string }>(
@@ -108,9 +109,12 @@ export class RowLedger {
             `UPDATE public.${table} SET v = $2 WHERE ${key} = $1 RETURNING ${LSN}`,
             [r.key, next.v],
           );
-      // answered: no row there, so nothing happened (a write in doubt is one never answered)
+      // answered: no row there, so nothing happened (a write in doubt is one never answered); a
+      // delete in doubt from before did (seeds 180033 and 180036: a delete in flight when pa
+      // crashed reached its standby, the next update found no row, and the row read as lost)
       if (rows.length !== 1) {
-        r.doubt = null;
+        if (before?.gone) Object.assign(r, { gone: true, at, doubt: null });
+        else r.doubt = null;
         return;
       }
       Object.assign(r, next, { at, doubt: null, valueKnown: sent > (this.moved.get(table) ?? 0) });

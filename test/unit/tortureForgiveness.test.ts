@@ -1,11 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { noRepairWhileDisabled } from '../../src/model/advice.js';
 import type { SubscriptionSpec } from '../../src/model/topology.js';
 import { Found } from '../../torture/checks.js';
 import { countedDiffering, rowsCounted } from '../../torture/forgiveness.js';
 import { handCopyAsked } from '../../torture/handCopy.js';
 import { type Row, RowLedger, rowHolds } from '../../torture/rows.js';
-import { lsnValue, markOf, WalMarks } from '../../torture/writes.js';
+import { lsnValue, markOf, WalMarks, type Write } from '../../torture/writes.js';
 
 /**
  * The fault harness's bound on what a lagging failover may lose (torture/forgiveness.ts): where
@@ -59,6 +59,31 @@ describe('torture: the rows ledger and the counts verify printed', () => {
     expect([rowHolds(doubt, null), rowHolds(doubt, { v: 'a', copies: 1 })]).toEqual([true, true]);
     expect(rowHolds(row({ valueKnown: false }), { v: 'w', copies: 1 })).toBe(true);
     expect(rowHolds(row({ valueKnown: false }), null)).toBe(false);
+  });
+
+  it('a write that finds no row settles a delete in doubt as done, and nothing else', async () => {
+    const l = new RowLedger();
+    // enough rows that the writer updates or deletes one (never inserts): every row has a delete in
+    // doubt but the last, whose update was acknowledged on pa and which pa_standby lost
+    for (let key = 1; key <= 21; key++)
+      l.rows.push(row({ key, doubt: key < 21 ? { v: 'a', gone: true } : null }));
+    const noRow = { query: async () => ({ rows: [] }) } as unknown as Parameters<Write>[0];
+    const write = l.writer(['t_ids'], new WalMarks(), new Set());
+    const random = vi.spyOn(Math, 'random');
+    try {
+      // no insert (0.9), the row (its index among the live ones), an update (0.9): the first, then
+      // the last of the 20 left
+      for (const pick of [0.5 / 21, 19.5 / 20]) {
+        random.mockReturnValueOnce(0.9).mockReturnValueOnce(pick).mockReturnValueOnce(0.9);
+        await write(noRow, 'pa_standby');
+      }
+    } finally {
+      random.mockRestore();
+    }
+    expect(l.rows[0]).toMatchObject({ gone: true, at: 'pa_standby', doubt: null });
+    expect(rowHolds(l.rows[0]!, null)).toBe(true);
+    expect(l.rows[20]).toMatchObject({ v: 'a', gone: false, at: 'pa', doubt: null });
+    expect(rowHolds(l.rows[20]!, null)).toBe(false);
   });
 
   it("a table's values moved (column-swap): each row of it is judged by its presence", () => {
