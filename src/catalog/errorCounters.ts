@@ -98,6 +98,23 @@ export async function subscriptionErrorCount(
   return (await readCounters(client, name))?.errors ?? null;
 }
 
+/** 15+: the apply and table-sync errors counted for subscription `name` of this database, apart; null before 15 or when it is not there. */
+export async function readErrorCounts(
+  client: pg.Client,
+  version: number,
+  name: string,
+): Promise<{ applyErrors: number; syncErrors: number } | null> {
+  if (version < PG15) return null;
+  const { rows } = await client.query<{ applyErrors: number; syncErrors: number }>(
+    `SELECT st.apply_error_count::float8 AS "applyErrors", st.sync_error_count::float8 AS "syncErrors"
+       FROM pg_catalog.pg_subscription s
+       JOIN pg_catalog.pg_stat_subscription_stats st ON st.subid = s.oid
+      WHERE s.subname = $1 AND s.subdbid = ${THIS_DATABASE_OID}`,
+    [name],
+  );
+  return rows[0] ?? null;
+}
+
 /**
  * 15+: subscription `name`'s oid, the apply and table-sync errors counted and when its statistics
  * were last reset (as PostgreSQL prints a timestamptz, which reads back exactly): what apply

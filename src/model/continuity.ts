@@ -1,3 +1,4 @@
+import { type Address, subscriptionNameOf } from './address.js';
 import { adviceText } from './advice.js';
 import type { ObservedPublication } from './cluster.js';
 import {
@@ -341,4 +342,17 @@ export function gatedGaps(gaps: readonly StepGap[]): GatedGaps {
 export function gapsOfStep(step: { changes: readonly Change[] }): StepGap[] {
   const change = step.changes.find((c) => c.path === GAPS_PATH);
   return change ? (change.after as StepGap[]) : [];
+}
+
+/** The gaps a step opens, by the subscription whose baseline records each (its own, or the one a gap names). */
+export function gapsBySubscription(step: {
+  changes: readonly Change[];
+  address: Address;
+}): Map<string, StepGap[]> {
+  const out = new Map<string, StepGap[]>();
+  for (const g of gapsOfStep(step)) {
+    const name = g.subscription ?? subscriptionNameOf(step.address);
+    if (name) out.set(name, [...(out.get(name) ?? []), g]);
+  }
+  return out;
 }

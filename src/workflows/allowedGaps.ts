@@ -1,7 +1,6 @@
 import type pg from 'pg';
 import { readSubscriptionOid } from '../catalog/subscriptionOnNode.js';
-import { subscriptionNameOf } from '../model/address.js';
-import { gapsOfStep, type StepGap } from '../model/continuity.js';
+import { gapsBySubscription, type StepGap } from '../model/continuity.js';
 import type { Step } from '../model/plan.js';
 import type { Topology } from '../model/topology.js';
 import { StreamContinuityStore } from '../state/streamContinuity.js';
@@ -24,12 +23,7 @@ export async function recordAllowedGaps(
   for (const step of completed) {
     const client = clients.get(step.node);
     if (!client) continue;
-    const bySubscription = new Map<string, StepGap[]>();
-    for (const g of gapsOfStep(step)) {
-      const subscription = g.subscription ?? subscriptionNameOf(step.address);
-      if (subscription) bySubscription.set(subscription, [...(bySubscription.get(subscription) ?? []), g]);
-    }
-    for (const [subscription, gaps] of bySubscription)
+    for (const [subscription, gaps] of gapsBySubscription(step))
       await recordGaps(topology, step.node, client, subscription, gaps);
   }
 }

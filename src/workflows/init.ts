@@ -6,7 +6,7 @@ import { followInit, followTargetOf, recordTransition } from '../executors/initF
 import { startInit } from '../executors/initStart.js';
 import type { StepContext } from '../executors/runStep.js';
 import { printAddress, subscriptionNameOf } from '../model/address.js';
-import { gapsOfStep } from '../model/continuity.js';
+import { gapsBySubscription } from '../model/continuity.js';
 import { SteepError } from '../model/errors.js';
 import { unrecordedState } from '../model/initLifecycle.js';
 import { INIT_METHOD, restoredByUser } from '../model/initMethods.js';
@@ -134,7 +134,8 @@ export class InitRunner {
   }
 
   /**
-   * Subscriptions an apply changed in place (a refresh, tables joining): when apply waits, the
+   * Subscriptions an apply changed in place (a refresh, tables joining), and those whose tables a
+   * schema sync opened a gap in (planner/schema/addedColumn.ts): when apply waits, the
    * tables PostgreSQL copies into them followed until ready, then every table of them never
    * compared compared, and those the step opened a gap in (workflows/initEvidence.ts `settleJoined`); a step whose tables differ is
    * failed, with the way out.
@@ -144,19 +145,28 @@ export class InitRunner {
     run: { clients: Map<string, pg.Client>; runId: string },
   ): Promise<void> {
     if (!this.opts.wait) return;
-    const altered = outcome.completed.filter((s) => s.kind === 'subscription-alter' && s.action !== 'adopt');
-    for (const step of altered) {
-      const d = this.topology.subscriptions[subscriptionNameOf(step.address) ?? ''];
-      const client = run.clients.get(step.node);
-      if (!d || !client) continue;
-      await settleJoined(this.topology, d, client, {
-        parallel: d.init.parallel,
-        onEvent: this.opts.onEvent,
-        fields: stepFields(step),
-        signal: this.opts.signal,
-        // a hole open still (origin: none) is not closed by a comparison now
-        gapped: gapsOfStep(step).flatMap((g) => (g.lasting ? [] : [g.table])),
-      }).catch((error: unknown) => this.report(outcome, run, step, error));
+    for (const step of outcome.completed) {
+      const gaps = gapsBySubscription(step);
+      // a subscription altered in place; the subscriptions of a table whose schema sync opened a gap
+      const names =
+        step.kind === 'subscription-alter' && step.action !== 'adopt'
+          ? [subscriptionNameOf(step.address) ?? '']
+          : step.kind === 'table-sync'
+            ? [...gaps.keys()]
+            : [];
+      for (const name of names) {
+        const d = this.topology.subscriptions[name];
+        const client = run.clients.get(step.node);
+        if (!d || !client) continue;
+        await settleJoined(this.topology, d, client, {
+          parallel: d.init.parallel,
+          onEvent: this.opts.onEvent,
+          fields: stepFields(step),
+          signal: this.opts.signal,
+          // a hole open still (origin: none) is not closed by a comparison now
+          gapped: (gaps.get(name) ?? []).flatMap((g) => (g.lasting ? [] : [g.table])),
+        }).catch((error: unknown) => this.report(outcome, run, step, error));
+      }
     }
   }
 

@@ -7,7 +7,7 @@
  */
 import type pg from 'pg';
 import { readPublishedScope, readSubscriptionInfo } from '../catalog/compareScope.js';
-import { subscriptionErrorCount } from '../catalog/errorCounters.js';
+import { readErrorCounts, subscriptionErrorCount } from '../catalog/errorCounters.js';
 import { serverVersionOf } from '../catalog/session.js';
 import { readTableRows } from '../catalog/tableRows.js';
 import { nodeSession, withSession } from '../db/connect.js';
@@ -17,11 +17,13 @@ import { subscriptionAddress } from '../model/address.js';
 import { adviceText } from '../model/advice.js';
 import { SteepError } from '../model/errors.js';
 import { comparisonOf, FULL_BELOW_DEFAULT, implausibleRows, sampledSegments } from '../model/initEvidence.js';
+import { nextReading } from '../model/syncVerdict.js';
 import { qualifiedName, type SubscriptionSpec, type Topology } from '../model/topology.js';
 import type { TableComparison, TableVerdict, VerifyReport } from '../model/verify.js';
 import { oldestComparison } from '../model/verifyWindow.js';
 import { SAY_EVERY_MS } from '../model/waits.js';
 import { compareSummary, repairHint } from '../render/verify.js';
+import { StatusReadingStore } from '../state/statusReadings.js';
 import { readVerifiedEvidence } from '../state/verifiedEvidence.js';
 import { VerifiedSegmentsStore } from '../state/verifiedSegments.js';
 import {
@@ -280,5 +282,31 @@ export async function settleJoined(
   const gapped = new Set(opts.gapped);
   const never = tables.filter((t) => gapped.has(t) || oldestComparison(evidence?.get(t)) === null);
   if (never.length === 0) return;
+  await recordErrorReading(topology, d, sub, version);
   await requireEvidence(topology, d, { ...opts, tables: never, what: `the tables that joined ${d.name}` });
+}
+
+/**
+ * This reading of `d`'s error counters, recorded before a comparison as status records its own
+ * (state/statusReadings.ts): errors that rose before it, a worker stopped on a column its table
+ * lacked until the apply added it, are behind the comparison (model/errorEpisode.ts); the next
+ * status otherwise dates their rise after it. Best effort, as status's.
+ */
+async function recordErrorReading(topology: Topology, d: SubscriptionSpec, sub: pg.Client, version: number) {
+  try {
+    const counts = await readErrorCounts(sub, version, d.name);
+    const store = new StatusReadingStore(topology.settings.stateSchema, d.node);
+    const previous = counts && (await store.all(sub));
+    if (!counts || !previous) return;
+    const now = new Date().toISOString();
+    const next = nextReading({
+      ...counts,
+      previous: previous.get(d.name) ?? null,
+      now,
+      publisherStartedAt: null,
+    });
+    if (next) await store.record(sub, new Map([[d.name, next]]));
+  } catch {
+    // not recorded: the next status dates the rise, and asks for a comparison after it
+  }
 }

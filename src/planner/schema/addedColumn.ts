@@ -47,6 +47,12 @@ export function addColumnSql(s: SyncInput, c: TableColumn, out: AddedColumnEffec
     const { gap, warning } = unknownValuesGap(s.d, table, c);
     out.gaps.push(gap);
     s.ctx.warn('data-gap', warning, { address: s.address, node: s.d.node });
+    if (!c.notNull && c.identity === null) {
+      // NULL in the old rows, then the default: what a column added without one and given it
+      // after holds (the publisher's old rows then hold NULL too), and no rewrite
+      out.post.push(alterTableSql(s.pubTable, [alterColumn.setDefault(c)]));
+      return alterColumn.add({ ...c, default: null });
+    }
   }
   if (addRewritesTable(c)) out.hazards.add('rewrites-table');
   const rows = s.subscriber.tables[table]?.estimatedRows ?? 0;

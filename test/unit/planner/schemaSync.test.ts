@@ -754,6 +754,15 @@ describe("an added column gives the subscriber's rows the publisher's value, or 
     expect(warning).toContain('column b is added to public.orders on west');
     expect(warning).toContain('steep reinit west_orders --tables public.orders');
   });
+
+  it('nullable: NULL in the old rows, then the default (a column given its default after its ADD), no rewrite', () => {
+    const p = added({ default: 'random()' }, 'double precision');
+    expect(step(p).statements.map((x) => x.sql)).toEqual([
+      'ALTER TABLE "public"."orders"\n  ADD COLUMN "b" double precision',
+      'ALTER TABLE "public"."orders"\n  ALTER COLUMN "b" SET DEFAULT random()',
+    ]);
+    expect(step(p).hazards).not.toContain('rewrites-table');
+  });
 });
 
 describe('hazards of an added column', () => {
