@@ -104,6 +104,7 @@ describe('a column schema sync adds to a subscriber table that holds rows', () =
       await more('writes on east');
       // a stable default: PostgreSQL evaluates it once and keeps the value for the rows it was added over
       await east.query('ALTER TABLE public.items ADD COLUMN created timestamptz NOT NULL DEFAULT now()');
+      await east.query(`ALTER TABLE public.items ADD COLUMN meta jsonb NOT NULL DEFAULT '{"since": "add"}'`);
       await more('writes after the first ADD COLUMN');
       const plan = await steep(['plan']);
       const planned = plan.stdout + plan.stderr;
@@ -112,6 +113,7 @@ describe('a column schema sync adds to a subscriber table that holds rows', () =
         /ADD COLUMN "created" timestamp with time zone DEFAULT '\d{4}-[^']+'::timestamp with time zone NOT NULL/,
       );
       expect(planned).toContain('ALTER COLUMN "created" SET DEFAULT now()');
+      expect(planned).toContain(`ADD COLUMN "meta" jsonb DEFAULT '{"since": "add"}'::jsonb NOT NULL`);
       const synced = await steep(['apply', '--auto-approve']);
       expect(synced.code, `${synced.stdout}\n${synced.stderr}`).toBe(0);
       await more('writes after the sync');

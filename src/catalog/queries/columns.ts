@@ -221,12 +221,16 @@ export interface ColumnsRow {
 /**
  * The value the rows a column was added over hold (`attmissingval`: PostgreSQL 11+ keeps it for a
  * column added with a default it evaluates once, until the table is rewritten), as JSON prints it
- * (timestamps in ISO 8601 whatever DateStyle, numbers exact); null where there is none, or it is
- * no scalar (an array, a composite) a literal could carry. PUBLIC may read it.
+ * (timestamps in ISO 8601 whatever DateStyle, numbers exact; a json or jsonb value as its text);
+ * null where there is none, or it is no scalar (an array, a composite) a literal could carry.
+ * PUBLIC may read it.
  */
 const MISSING_VALUE = `case when a.atthasmissing then
-         (select m.j ->> 0 from (select pg_catalog.array_to_json(a.attmissingval) as j) m
-           where pg_catalog.json_typeof(m.j -> 0) in ('string', 'number', 'boolean'))
+         (select case when a.atttypid in ('pg_catalog.json'::pg_catalog.regtype, 'pg_catalog.jsonb'::pg_catalog.regtype)
+                        then (m.j -> 0)::text
+                      when pg_catalog.json_typeof(m.j -> 0) in ('string', 'number', 'boolean') then m.j ->> 0
+                 end
+            from (select pg_catalog.array_to_json(a.attmissingval) as j) m)
        end`;
 
 /** What only CREATE needs (auto mode, `scope.objects`): comparing columns does without (a third cheaper). */
