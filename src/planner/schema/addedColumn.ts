@@ -76,17 +76,19 @@ function unknownValuesGap(
   const why = c.identity
     ? 'an identity numbers the rows in the order each side stores them'
     : `${d.from} keeps no single value its rows from before ${c.name} got (a default evaluated row by row, a table rewritten since, or a default set after the column was added)`;
+  // addColumnSql: a nullable column is added NULL, then given its default
+  const got = !c.notNull && c.identity === null ? 'NULL' : `${d.node}'s own values of it`;
   const copy = `\`${adviceText('reinitTables', d.name, [table])}\``;
   return {
     gap: {
       table,
       subscription: d.name,
-      reason: `column ${c.name} was added to ${table} on ${d.node} by schema sync: the rows ${d.node} held got ${d.node}'s own values of it (${defaultText(c)}), not ${d.from}'s`,
+      reason: `column ${c.name} was added to ${table} on ${d.node} by schema sync: the rows ${d.node} held got ${got}, which ${d.from}'s catalog does not show are its values`,
     },
     warning:
       `subscription ${d.name}: column ${c.name} is added to ${table} on ${d.node} with ${defaultText(c)}, and the rows ` +
-      `${d.node} holds get ${d.node}'s own values of it, not ${d.from}'s: ${why} (hazard data-gap); apply with ` +
-      `--allow-hazard data-gap if ${d.node}'s table is empty or the values may differ, then copy it again: ${copy} ` +
-      '(or a steep verify that finds it equal clears the gap)',
+      `${d.node} holds get ${got}, not necessarily ${d.from}'s: ${why} (hazard data-gap); apply with ` +
+      `--allow-hazard data-gap, and apply compares the table once it is synced (equal closes the gap; with --no-wait ` +
+      `a steep verify does); rows that differ are copied again with ${copy}`,
   };
 }
