@@ -16,10 +16,14 @@ async function readCounters(client: pg.Client, name: string) {
     subid: number;
     disableOnError: boolean;
     errors: number | null;
+    applyErrors: number | null;
+    syncErrors: number | null;
     statsReset: string | null;
   }>(
     `SELECT s.oid::int8::float8 AS subid, s.subdisableonerr AS "disableOnError",
-            (st.apply_error_count + st.sync_error_count)::float8 AS errors, st.stats_reset::text AS "statsReset"
+            (st.apply_error_count + st.sync_error_count)::float8 AS errors,
+            st.apply_error_count::float8 AS "applyErrors", st.sync_error_count::float8 AS "syncErrors",
+            st.stats_reset::text AS "statsReset"
        FROM pg_catalog.pg_subscription s
        LEFT JOIN pg_catalog.pg_stat_subscription_stats st ON st.subid = s.oid
       WHERE s.subname = $1 AND s.subdbid = ${THIS_DATABASE_OID}`,
@@ -105,14 +109,10 @@ export async function readErrorCounts(
   name: string,
 ): Promise<{ applyErrors: number; syncErrors: number } | null> {
   if (version < PG15) return null;
-  const { rows } = await client.query<{ applyErrors: number; syncErrors: number }>(
-    `SELECT st.apply_error_count::float8 AS "applyErrors", st.sync_error_count::float8 AS "syncErrors"
-       FROM pg_catalog.pg_subscription s
-       JOIN pg_catalog.pg_stat_subscription_stats st ON st.subid = s.oid
-      WHERE s.subname = $1 AND s.subdbid = ${THIS_DATABASE_OID}`,
-    [name],
-  );
-  return rows[0] ?? null;
+  const r = await readCounters(client, name);
+  return r?.applyErrors != null && r.syncErrors != null
+    ? { applyErrors: r.applyErrors, syncErrors: r.syncErrors }
+    : null;
 }
 
 /**
