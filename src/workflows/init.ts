@@ -135,7 +135,7 @@ export class InitRunner {
 
   /**
    * Subscriptions an apply changed in place (a refresh, tables joining), and those whose tables a
-   * schema sync opened a gap in (planner/schema/addedColumn.ts): when apply waits, the
+   * schema sync opened a gap in (planner/schema/oldRowValues.ts): when apply waits, the
    * tables PostgreSQL copies into them followed until ready, then every table of them never
    * compared compared, and those the step opened a gap in (workflows/initEvidence.ts `settleJoined`); a step whose tables differ is
    * failed, with the way out.

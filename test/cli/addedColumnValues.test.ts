@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { startIdWriter } from '../support/appWriter.js';
-import { steepWith, untilHealthy, writeConfig } from '../support/cli.js';
 import { useCluster } from '../support/cluster.js';
-import { digestsByName, idsMissing, queryDigest, waitCaughtUp } from '../support/replicationData.js';
-import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
+import { ITEMS_SUB, itemsPair } from '../support/itemsPair.js';
+import { queryDigest, waitCaughtUp } from '../support/replicationData.js';
+import { eventually, HANG_MS } from '../support/topologyFile.js';
 
 /**
  * A column added on the publisher and added to the subscriber by schema sync (`schemaSync: auto`):
@@ -18,74 +18,20 @@ import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topology
  */
 const cluster = useCluster({ nodes: ['east', 'west'] });
 const APP = { user: 'added_app', password: 'added-app-secret-1' };
-const SUB = 'items_sub';
-let path = '';
-const steep = steepWith({ config: () => path, env: () => passwordEnv(cluster().nodes), timeoutMs: 180_000 });
-
-function config(): string {
-  return writeConfig(
-    [
-      'version: 1',
-      'topology: added-column',
-      nodesYaml(cluster().nodes),
-      'publications:',
-      '  items_pub:',
-      '    node: east',
-      '    tables: [public.items]',
-      'subscriptions:',
-      `  ${SUB}:`,
-      '    node: west',
-      '    from: east',
-      '    publications: [items_pub]',
-      '    schemaSync: auto',
-      '',
-    ].join('\n'),
-  );
-}
-
-async function state(): Promise<{ state: string; text: string }> {
-  const r = await steep(['status', '--json']);
-  const subs = (JSON.parse(r.stdout) as { subscriptions: Array<{ name: string; state: string }> })
-    .subscriptions;
-  return { state: subs.find((s) => s.name === SUB)!.state, text: r.stdout };
-}
-
-/**
- * Status until the subscription is `want` (`failing` first where the worker stopped on a column
- * west lacked until the sync added it, until the errors stop rising); its JSON.
- */
-async function untilState(want: string): Promise<string> {
-  let last = await state();
-  await eventually(
-    async () => {
-      last = await state();
-      return last.state === want;
-    },
-    HANG_MS,
-    `status ${want}`,
-  ).catch((e: Error) => {
-    throw new Error(`${e.message}; it says ${last.state}:\n${last.text}`);
-  });
-  return last.text;
-}
+const SUB = ITEMS_SUB;
+const { steep, setUp, untilState, appliedDiverged, reinitConverges } = itemsPair(cluster, {
+  topology: 'added-column',
+  app: APP,
+});
 
 describe('a column schema sync adds to a subscriber table that holds rows', () => {
   it("gets the publisher's value where PostgreSQL kept it, else is gated data-gap", async () => {
     const east = cluster().node('east');
     const west = cluster().node('west');
-    for (const n of [east, west]) {
-      await n.query(`CREATE ROLE ${APP.user} LOGIN PASSWORD '${APP.password}'`);
-      await n.query(
-        'CREATE TABLE public.items (id bigserial PRIMARY KEY, v text NOT NULL DEFAULT md5(random()::text))',
-      );
-      await n.query(`GRANT SELECT, INSERT ON public.items TO ${APP.user}`);
-      await n.query(`GRANT USAGE ON SEQUENCE public.items_id_seq TO ${APP.user}`);
-    }
-    await east.query('INSERT INTO public.items (v) SELECT md5(g::text) FROM generate_series(1, 300) g');
-    path = config();
-    const applied = await steep(['apply', '--auto-approve']);
-    expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
-    await untilHealthy(steep);
+    await setUp(
+      'id bigserial PRIMARY KEY, v text NOT NULL DEFAULT md5(random()::text)',
+      'INSERT INTO public.items (v) SELECT md5(g::text) FROM generate_series(1, 300) g',
+    );
 
     const writer = startIdWriter({ east }, APP, 'public.items', () => 'east');
     const acked = () => writer.acknowledged().get('east') ?? [];
@@ -164,27 +110,10 @@ describe('a column schema sync adds to a subscriber table that holds rows', () =
       // waited for: apply compares the table and finds the old rows' values different
       await east.query('ALTER TABLE public.items ADD COLUMN tag uuid DEFAULT gen_random_uuid()');
       await more('writes after the fourth ADD COLUMN');
-      const compared = await steep(['apply', '--auto-approve', '--allow-hazard', 'data-gap']);
-      expect(compared.code, compared.stdout).not.toBe(0);
-      expect(compared.stdout + compared.stderr).toMatch(
-        /public\.items \(missing 0, extra 0, different [1-9]\d*\)[\s\S]*steep reinit items_sub --tables public\.items/,
-      );
-      await untilState('diverged');
+      await appliedDiverged(['--allow-hazard', 'data-gap']);
 
       // the way out, as printed (confirmed as a terminal would)
-      const reinit = await steep(['reinit', SUB, '--tables', 'public.items', '--auto-approve']);
-      expect(reinit.code, `${reinit.stdout}\n${reinit.stderr}`).toBe(0);
-      await more('writes after the copy');
-      await writer.stop();
-      await waitCaughtUp(east, SUB);
-      const lost = await idsMissing(west, 'public.items', acked());
-      console.log(`added columns: acknowledged ${acked().length}, missing on west ${lost}`);
-      expect(lost).toBe(0);
-      expect(await digestsByName(west, ['items'])).toEqual(await digestsByName(east, ['items']));
-      await untilHealthy(steep);
-      expect((await state()).state).toBe('synchronized');
-      const verify = await steep(['verify', SUB]);
-      expect(verify.code, verify.stdout).toBe(0);
+      await reinitConverges({ stop: () => writer.stop(), acked, more }, 'added columns');
     } finally {
       await writer.stop();
     }

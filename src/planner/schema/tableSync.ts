@@ -21,10 +21,10 @@ import { majorVersion, PG18 } from '../../model/versions.js';
 import { listText, PHASE, sameJson, stepKey } from '../context.js';
 import { digestOf } from '../digest.js';
 import { tx } from '../sqlBuild.js';
-import { addColumnSql } from './addedColumn.js';
 import { type ColumnRename, findRename, renameOrAddText, renameReasonText } from './columnRename.js';
 import { kindOf, syncDefault } from './defaultSync.js';
 import { type ObjectSync, planObjectSync } from './objectSync.js';
+import { addColumnSql, changeTypeSql } from './oldRowValues.js';
 import { SCHEMA_CODES } from './schemaCodes.js';
 import { differs } from './schemaCompare.js';
 import type { SyncInput } from './schemaSync.js';
@@ -57,7 +57,7 @@ class TableSync {
   readonly post: string[] = [];
   readonly changes: Change[] = [];
   readonly hazards = new Set<Hazard>();
-  /** the gaps its added columns open in the subscriber's rows (addedColumn.ts) */
+  /** the gaps its added and retyped columns open in the subscriber's rows (oldRowValues.ts) */
   readonly gaps: StepGap[] = [];
   readonly deps = new Set<string>();
   readonly problems: string[] = [];
@@ -391,7 +391,7 @@ function changeColumn(
   }
   if (typeChanged) {
     sync.requireType(l.baseType, l.name);
-    out.types.push(alterColumn.type(l));
+    out.types.push(changeTypeSql(s, l, r, sync));
     sync.changes.push({ path: `columns.${l.name}.type`, before: r.type, after: l.type });
     sync.hazards.add('rewrites-table');
   }

@@ -765,6 +765,28 @@ describe("an added column gives the subscriber's rows the publisher's value, or 
   });
 });
 
+describe("a type change converts the subscriber's rows with its own cast: gated data-gap", () => {
+  it('names the column, the cast and the copy that closes it', () => {
+    const p = planOf(
+      world('auto', [table(ORDERS, [ID, ['v', 'numeric(12,2)']])], [table(ORDERS, [ID, ['v', 'integer']])]),
+    );
+    const step = p.steps.find((s) => printAddress(s.address) === `table.west/${ORDERS}`)!;
+    expect(step.hazards).toEqual(expect.arrayContaining(['data-gap', 'rewrites-table']));
+    expect(gapsOfStep(step)).toEqual([
+      expect.objectContaining({
+        table: ORDERS,
+        subscription: 'west_orders',
+        reason: expect.stringContaining('converted with v::numeric(12,2)'),
+      }),
+    ]);
+    const warning = p.warnings.find((w) => w.code === 'data-gap')!.message;
+    expect(warning).toContain(
+      'the type of column v of public.orders is changed on west from integer to numeric(12,2)',
+    );
+    expect(warning).toContain('steep reinit west_orders --tables public.orders');
+  });
+});
+
 describe('hazards of an added column', () => {
   it.each([
     [{ default: '0' }, false],

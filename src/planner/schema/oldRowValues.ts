@@ -1,11 +1,17 @@
 /**
- * A column schema sync adds to a subscriber's table (docs/steep-yaml.md, "A column added on the
- * publisher"): the rows the table holds get their value from the ADD COLUMN, never from the
- * stream, so they equal the publisher's only where the ADD gives them what the publisher's rows
- * from before the column hold. Which value that is, the publisher's catalog says in three cases:
- * none (no default: NULL on both sides), a generated column (computed from the row on each side),
- * and a default PostgreSQL evaluated once at its ADD COLUMN (`DEFAULT now()`, `DEFAULT 0`), whose
- * value it keeps (`attmissingval`, `TableColumn.missing`) until the table is rewritten: the
+ * What the rows a subscriber's table holds get from a column schema sync adds or retypes
+ * (docs/steep-yaml.md, "A column added on the publisher"): their value comes from the subscriber's
+ * ALTER, never from the stream, so they equal the publisher's only where that ALTER gives them
+ * what the publisher's own ALTER gave its rows.
+ *
+ * A type change converts them with the subscriber's cast (`USING c::type`): the publisher's
+ * conversion only where its ALTER used the same, which no catalog keeps (not `USING price / 100`).
+ * It is always gated `data-gap`, with the comparison apply makes after it.
+ *
+ * An added column: which value the publisher's rows from before it hold, its catalog says in three
+ * cases: none (no default: NULL on both sides), a generated column (computed from the row on each
+ * side), and a default PostgreSQL evaluated once at its ADD COLUMN (`DEFAULT now()`, `DEFAULT 0`),
+ * whose value it keeps (`attmissingval`, `TableColumn.missing`) until the table is rewritten: the
  * subscriber's column is added with that value, then given the publisher's default. Otherwise
  * (a volatile default PostgreSQL evaluated row by row, an identity, a table rewritten since, a
  * default set after the column was added) no catalog says what the publisher's rows hold, and
@@ -21,8 +27,8 @@ import { SCHEMA_CODES } from './schemaCodes.js';
 import type { SyncInput } from './schemaSync.js';
 import { addRewritesTable, alterColumn, alterTableSql } from './tableDdl.js';
 
-/** What the ADD COLUMN of a table's sync step leaves besides its subcommand. */
-export interface AddedColumnEffects {
+/** What a column's subcommand in a table's sync step leaves besides itself. */
+export interface ColumnEffects {
   /** statements after the ALTER TABLE */
   post: string[];
   gaps: StepGap[];
@@ -30,7 +36,7 @@ export interface AddedColumnEffects {
 }
 
 /** The ADD COLUMN subcommand of the publisher's column `c`, giving the subscriber's rows the publisher's value where the catalog says it. */
-export function addColumnSql(s: SyncInput, c: TableColumn, out: AddedColumnEffects): string {
+export function addColumnSql(s: SyncInput, c: TableColumn, out: ColumnEffects): string {
   const table = s.comparison.table;
   if (c.missing !== undefined) {
     // added with the value the publisher's old rows hold, then given the publisher's default (or
@@ -67,6 +73,45 @@ export function addColumnSql(s: SyncInput, c: TableColumn, out: AddedColumnEffec
   return alterColumn.add(c);
 }
 
+/**
+ * The ALTER COLUMN … TYPE subcommand of the publisher's column `c` over the subscriber's `r`: the
+ * rows the subscriber holds are converted by its cast, gated `data-gap`.
+ */
+export function changeTypeSql(
+  s: SyncInput,
+  c: TableColumn,
+  r: TableColumn,
+  out: Pick<ColumnEffects, 'gaps'>,
+): string {
+  const { d } = s;
+  const table = s.comparison.table;
+  const cast = `${c.name}::${c.type}`;
+  out.gaps.push({
+    table,
+    subscription: d.name,
+    reason:
+      `the type of column ${c.name} of ${table} was changed on ${d.node} by schema sync (${r.type} to ${c.type}): the ` +
+      `rows ${d.node} held were converted with ${cast}, which ${d.from}'s catalog does not show is how its own were`,
+  });
+  s.ctx.warn(
+    'data-gap',
+    `subscription ${d.name}: the type of column ${c.name} of ${table} is changed on ${d.node} from ${r.type} to ` +
+      `${c.type}, and the rows ${d.node} holds are converted with \`${cast}\`: they equal ${d.from}'s only where its ` +
+      `own ALTER converted them the same way (not \`USING ${c.name} / 100\`), which no catalog keeps (hazard ` +
+      `data-gap); ${comparedAfter(d, table)}`,
+    { address: s.address, node: d.node },
+  );
+  return alterColumn.type(c);
+}
+
+/** How a gap a column's sync opens is closed: apply's comparison, or the copy. */
+function comparedAfter(d: SubscriptionSpec, table: string): string {
+  return (
+    'apply with --allow-hazard data-gap, and apply compares the table once it is synced (equal closes the gap; ' +
+    `with --no-wait a steep verify does); rows that differ are copied again with \`${adviceText('reinitTables', d.name, [table])}\``
+  );
+}
+
 /** The gap an added column whose old rows' values are unknown opens, and its sentence for the plan. */
 function unknownValuesGap(
   d: SubscriptionSpec,
@@ -78,7 +123,6 @@ function unknownValuesGap(
     : `${d.from} keeps no single value its rows from before ${c.name} got (a default evaluated row by row, a table rewritten since, or a default set after the column was added)`;
   // addColumnSql: a nullable column is added NULL, then given its default
   const got = !c.notNull && c.identity === null ? 'NULL' : `${d.node}'s own values of it`;
-  const copy = `\`${adviceText('reinitTables', d.name, [table])}\``;
   return {
     gap: {
       table,
@@ -87,8 +131,6 @@ function unknownValuesGap(
     },
     warning:
       `subscription ${d.name}: column ${c.name} is added to ${table} on ${d.node} with ${defaultText(c)}, and the rows ` +
-      `${d.node} holds get ${got}, not necessarily ${d.from}'s: ${why} (hazard data-gap); apply with ` +
-      `--allow-hazard data-gap, and apply compares the table once it is synced (equal closes the gap; with --no-wait ` +
-      `a steep verify does); rows that differ are copied again with ${copy}`,
+      `${d.node} holds get ${got}, not necessarily ${d.from}'s: ${why} (hazard data-gap); ${comparedAfter(d, table)}`,
   };
 }
