@@ -310,6 +310,17 @@ export function gapWayOut(subscription: string, tables: readonly GapOfTable[]): 
 }
 
 /**
+ * How the gap a step gated `data-gap` opens in `tables` of `subscription` is closed, as its
+ * warning says: allowed by name, then apply's comparison when it waits, a verify, or the copy.
+ */
+export function stepGapClosing(subscription: string, tables: readonly string[]): string {
+  return (
+    'apply with --allow-hazard data-gap, and apply compares the table once the step ran (equal closes the gap; ' +
+    `with --no-wait a steep verify does); rows that differ are copied again with \`${adviceText('reinitTables', subscription, [...tables])}\``
+  );
+}
+
+/**
  * A gap a step gated `data-gap` opens, once allowed by name and run: the subscriber's table and
  * why (workflows/allowedGaps.ts records it, as a gap of the rule above, until a copy or a verify).
  */

@@ -9,7 +9,9 @@ import { StreamContinuityStore } from '../state/streamContinuity.js';
  * A hazard allowed by name is remembered (docs/status.md, `gap`): a step gated `data-gap` carries
  * the tables it opens a gap in and why (`gaps`: `origin: none` downstream of a cascade, tables
  * joining without a copy under `init.newTables: skip` or `init.existingData: keep`, a partition
- * tree received in another shape; planner/subscriptions/). Once such a step ran (allowed by
+ * tree received in another shape, planner/subscriptions/; a column schema sync adds or retypes,
+ * planner/schema/oldRowValues.ts; a row filter or column list a publication changes,
+ * planner/publications/filterGaps.ts). Once such a step ran (allowed by
  * `--allow-hazard data-gap`), each is recorded as a gap in its subscriber's continuity baseline
  * (`stream_continuity`), which status, drift and the metrics name until a copy of the table or a
  * verify that finds it equal (model/continuity.ts); a gap recorded already is kept, and the
@@ -20,12 +22,13 @@ export async function recordAllowedGaps(
   completed: readonly Step[],
   clients: ReadonlyMap<string, pg.Client>,
 ): Promise<void> {
-  for (const step of completed) {
-    const client = clients.get(step.node);
-    if (!client) continue;
-    for (const [subscription, gaps] of gapsBySubscription(step))
-      await recordGaps(topology, step.node, client, subscription, gaps);
-  }
+  for (const step of completed)
+    for (const [subscription, gaps] of gapsBySubscription(step)) {
+      // on its subscriber (a publication's step names the subscriptions that hold its tables)
+      const node = topology.subscriptions[subscription]?.node ?? step.node;
+      const client = clients.get(node);
+      if (client) await recordGaps(topology, node, client, subscription, gaps);
+    }
 }
 
 /** Record `gaps` in the continuity baseline of `subscription` on `node`; a gap recorded already is kept. */

@@ -19,6 +19,7 @@ import { pausedSettle } from '../executors/workerStop.js';
 import { printAddress, subscriptionNameOf } from '../model/address.js';
 import { formatBytes } from '../model/bytes.js';
 import type { ClusterState } from '../model/cluster.js';
+import { gapsBySubscription } from '../model/continuity.js';
 import { SteepError } from '../model/errors.js';
 import { allowHazardFlags, type HeldStep, heldSteps, missingHazards } from '../model/hazardGate.js';
 import { copiesAtCreate } from '../model/initMethods.js';
@@ -162,7 +163,15 @@ function checkMaxCopy(plan: Plan, max: number): void {
 
 /** Open a session on every node the plan changes and take steep's advisory lock on each. */
 async function lockNodes(topology: Topology, plan: Plan): Promise<Map<string, pg.Client>> {
-  const names = [...new Set(plan.steps.map((s) => s.node))];
+  // and the subscribers a step's gaps are recorded on (a publication's step names them: allowedGaps.ts)
+  const names = [
+    ...new Set(
+      plan.steps.flatMap((s) => [
+        s.node,
+        ...[...gapsBySubscription(s).keys()].flatMap((sub) => topology.subscriptions[sub]?.node ?? []),
+      ]),
+    ),
+  ];
   const undeclared = names.find((name) => !topology.nodes[name]);
   if (undeclared !== undefined)
     throw new SteepError(

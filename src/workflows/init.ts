@@ -135,7 +135,8 @@ export class InitRunner {
 
   /**
    * Subscriptions an apply changed in place (a refresh, tables joining), and those whose tables a
-   * schema sync opened a gap in (planner/schema/oldRowValues.ts): when apply waits, the
+   * schema sync (planner/schema/oldRowValues.ts) or a publication's row filter or column list
+   * (planner/publications/filterGaps.ts) opened a gap in: when apply waits, the
    * tables PostgreSQL copies into them followed until ready, then every table of them never
    * compared compared, and those the step opened a gap in (workflows/initEvidence.ts `settleJoined`); a step whose tables differ is
    * failed, with the way out.
@@ -151,12 +152,13 @@ export class InitRunner {
       const names =
         step.kind === 'subscription-alter' && step.action !== 'adopt'
           ? [subscriptionNameOf(step.address) ?? '']
-          : step.kind === 'table-sync'
+          : step.kind === 'table-sync' || step.kind === 'publication-alter'
             ? [...gaps.keys()]
             : [];
       for (const name of names) {
         const d = this.topology.subscriptions[name];
-        const client = run.clients.get(step.node);
+        // the subscriber's session (a publication's step is its publisher's)
+        const client = d && run.clients.get(d.node);
         if (!d || !client) continue;
         await settleJoined(this.topology, d, client, {
           parallel: d.init.parallel,

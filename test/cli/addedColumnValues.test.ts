@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { startIdWriter } from '../support/appWriter.js';
 import { useCluster } from '../support/cluster.js';
 import { ITEMS_SUB, itemsPair } from '../support/itemsPair.js';
 import { queryDigest, waitCaughtUp } from '../support/replicationData.js';
-import { eventually, HANG_MS } from '../support/topologyFile.js';
 
 /**
  * A column added on the publisher and added to the subscriber by schema sync (`schemaSync: auto`):
@@ -19,7 +17,7 @@ import { eventually, HANG_MS } from '../support/topologyFile.js';
 const cluster = useCluster({ nodes: ['east', 'west'] });
 const APP = { user: 'added_app', password: 'added-app-secret-1' };
 const SUB = ITEMS_SUB;
-const { steep, setUp, untilState, appliedDiverged, reinitConverges } = itemsPair(cluster, {
+const { steep, setUp, startWriter, untilState, appliedDiverged, reinitConverges } = itemsPair(cluster, {
   topology: 'added-column',
   app: APP,
 });
@@ -33,18 +31,14 @@ describe('a column schema sync adds to a subscriber table that holds rows', () =
       'INSERT INTO public.items (v) SELECT md5(g::text) FROM generate_series(1, 300) g',
     );
 
-    const writer = startIdWriter({ east }, APP, 'public.items', () => 'east');
-    const acked = () => writer.acknowledged().get('east') ?? [];
+    const writer = startWriter();
+    const { more } = writer;
     // the rows east holds now, on both nodes, column by column (the writer goes on)
     const sameUpToNow = async () => {
       const [top] = await east.query<{ id: string }>('SELECT max(id)::text AS id FROM public.items');
       await waitCaughtUp(east, SUB);
       const rows = `SELECT * FROM public.items WHERE id <= ${top!.id}`;
       expect(await queryDigest(west, rows)).toEqual(await queryDigest(east, rows));
-    };
-    const more = async (what: string) => {
-      const at = acked().length;
-      await eventually(async () => acked().length > at + 20, HANG_MS, what);
     };
     try {
       await more('writes on east');
@@ -113,7 +107,7 @@ describe('a column schema sync adds to a subscriber table that holds rows', () =
       await appliedDiverged(['--allow-hazard', 'data-gap']);
 
       // the way out, as printed (confirmed as a terminal would)
-      await reinitConverges({ stop: () => writer.stop(), acked, more }, 'added columns');
+      await reinitConverges(writer, 'added columns');
     } finally {
       await writer.stop();
     }

@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { startIdWriter } from '../support/appWriter.js';
 import { useCluster } from '../support/cluster.js';
 import { ITEMS_SUB, itemsPair } from '../support/itemsPair.js';
 import { queryDigest, waitCaughtUp } from '../support/replicationData.js';
-import { eventually, HANG_MS } from '../support/topologyFile.js';
 
 /**
  * A column's type changed on the publisher and on the subscriber by schema sync (`schemaSync:
@@ -19,7 +17,7 @@ import { eventually, HANG_MS } from '../support/topologyFile.js';
 const cluster = useCluster({ nodes: ['east', 'west'] });
 const APP = { user: 'retype_app', password: 'retype-app-secret-1' };
 const SUB = ITEMS_SUB;
-const { steep, setUp, untilState, appliedDiverged, reinitConverges } = itemsPair(cluster, {
+const { steep, setUp, startWriter, untilState, appliedDiverged, reinitConverges } = itemsPair(cluster, {
   topology: 'type-change',
   app: APP,
 });
@@ -34,12 +32,8 @@ describe("a column's type schema sync changes on a subscriber table that holds r
       'INSERT INTO public.items (v, price) SELECT md5(g::text), g FROM generate_series(1, 300) g',
     );
 
-    const writer = startIdWriter({ east }, APP, 'public.items', () => 'east');
-    const acked = () => writer.acknowledged().get('east') ?? [];
-    const more = async (what: string) => {
-      const at = acked().length;
-      await eventually(async () => acked().length > at + 20, HANG_MS, what);
-    };
+    const writer = startWriter();
+    const { more } = writer;
     try {
       await more('writes on east');
       // the cast schema sync uses: the old rows are the publisher's; the comparison says so
@@ -69,7 +63,7 @@ describe("a column's type schema sync changes on a subscriber table that holds r
       await appliedDiverged([...GATES]);
 
       // the way out, as printed
-      await reinitConverges({ stop: () => writer.stop(), acked, more }, 'type changes');
+      await reinitConverges(writer, 'type changes');
     } finally {
       await writer.stop();
     }

@@ -1,8 +1,17 @@
 import { expect } from 'vitest';
+import { startIdWriter } from './appWriter.js';
 import { steepWith, untilHealthy, writeConfig } from './cli.js';
 import type { TestCluster } from './cluster.js';
 import { digestsByName, idsMissing, waitCaughtUp } from './replicationData.js';
 import { eventually, HANG_MS, nodesYaml, passwordEnv } from './topologyFile.js';
+
+/** The app role's id-logging writer on east: the ids whose COMMIT returned, and a wait for more of them. */
+export interface ItemsWriter {
+  stop(): Promise<void>;
+  acked(): number[];
+  /** until 20 more ids were acknowledged (`what`: the wait's name) */
+  more(what: string): Promise<void>;
+}
 
 /** The subscription of an items pair. */
 export const ITEMS_SUB = 'items_sub';
@@ -13,7 +22,12 @@ export const ITEMS_SUB = 'items_sub';
  */
 export function itemsPair(
   cluster: () => TestCluster,
-  opts: { topology: string; app: { user: string; password: string } },
+  opts: {
+    topology: string;
+    app: { user: string; password: string };
+    /** the lines of items_pub's `tables` entry for public.items (default the bare name), read each time steep.yaml is written */
+    items?: () => string[];
+  },
 ) {
   let path = '';
   const steep = steepWith({
@@ -31,7 +45,8 @@ export function itemsPair(
         'publications:',
         '  items_pub:',
         '    node: east',
-        '    tables: [public.items]',
+        '    tables:',
+        ...(opts.items?.() ?? ['      - public.items']),
         'subscriptions:',
         `  ${ITEMS_SUB}:`,
         '    node: west',
@@ -41,6 +56,25 @@ export function itemsPair(
         '',
       ].join('\n'),
     );
+  }
+
+  /** The app role's id-logging writer, inserting into east's public.items until stopped. */
+  function startWriter(): ItemsWriter {
+    const writer = startIdWriter({ east: cluster().node('east') }, opts.app, 'public.items', () => 'east');
+    const acked = () => writer.acknowledged().get('east') ?? [];
+    return {
+      stop: () => writer.stop(),
+      acked,
+      more: async (what) => {
+        const at = acked().length;
+        await eventually(async () => acked().length > at + 20, HANG_MS, what);
+      },
+    };
+  }
+
+  /** steep.yaml written again, with `items` as it is now */
+  function writeItemsConfig(): void {
+    path = config();
   }
 
   /** `public.items (columns)` on both nodes, which the app role may insert into; `fill` on east; applied until healthy. */
@@ -84,12 +118,18 @@ export function itemsPair(
     return last.text;
   }
 
-  /** An apply, waited for, that compares the table and finds the old rows different: it fails naming them and the copy. */
-  async function appliedDiverged(args: string[]): Promise<void> {
+  /**
+   * An apply, waited for, that compares the table and finds rows that differ (`counts`: what it
+   * says of them, by default only old rows' values): it fails naming them and the copy.
+   */
+  async function appliedDiverged(
+    args: string[],
+    counts = 'missing 0, extra 0, different [1-9]\\d*',
+  ): Promise<void> {
     const compared = await steep(['apply', '--auto-approve', ...args]);
     expect(compared.code, compared.stdout).not.toBe(0);
     expect(compared.stdout + compared.stderr).toMatch(
-      /public\.items \(missing 0, extra 0, different [1-9]\d*\)[\s\S]*steep reinit items_sub --tables public\.items/,
+      new RegExp(`public\\.items \\(${counts}\\)[\\s\\S]*steep reinit items_sub --tables public\\.items`),
     );
     await untilState('diverged');
   }
@@ -99,10 +139,7 @@ export function itemsPair(
    * would), under the writer until `more` saw it go on: then no acknowledged id missing on west,
    * both tables equal, `synchronized`, and a verify that finds them equal.
    */
-  async function reinitConverges(
-    writer: { stop(): Promise<void>; acked(): number[]; more(what: string): Promise<void> },
-    label: string,
-  ): Promise<void> {
+  async function reinitConverges(writer: ItemsWriter, label: string): Promise<void> {
     const [east, west] = [cluster().node('east'), cluster().node('west')];
     const reinit = await steep(['reinit', ITEMS_SUB, '--tables', 'public.items', '--auto-approve']);
     expect(reinit.code, `${reinit.stdout}\n${reinit.stderr}`).toBe(0);
@@ -119,5 +156,5 @@ export function itemsPair(
     expect(verify.code, verify.stdout).toBe(0);
   }
 
-  return { steep, setUp, state, untilState, appliedDiverged, reinitConverges };
+  return { steep, setUp, startWriter, writeItemsConfig, state, untilState, appliedDiverged, reinitConverges };
 }

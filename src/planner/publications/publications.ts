@@ -9,6 +9,7 @@
 import { type Address, publicationAddress } from '../../model/address.js';
 import { adviceText } from '../../model/advice.js';
 import type { ObservedNode, ObservedPublication } from '../../model/cluster.js';
+import { gatedGaps } from '../../model/continuity.js';
 import { compareText } from '../../model/order.js';
 import { commentWithMarker, formatOwnership } from '../../model/ownership.js';
 import type { Statement } from '../../model/plan.js';
@@ -43,6 +44,7 @@ import {
   setPublicationObjectsSql,
   tx,
 } from '../sqlBuild.js';
+import { filterGaps } from './filterGaps.js';
 import { refuseStuckReaders, slotsToCatchUp } from './publicationCatchUp.js';
 import {
   desiredShape,
@@ -200,7 +202,9 @@ function planDesiredPublication(
     return diff.membershipChanged;
   }
 
-  if (diff.filterChanged.length > 0) warnNoRecopy(ctx, spec, diff.filterChanged);
+  const gate = gatedGaps(
+    diff.filterChanged.length > 0 ? filterGaps(ctx, spec, written.tables, diff.filterChanged) : [],
+  );
   const words = alterWords(node, o, diff, byHand);
   const rename = renamed ? renamePart(ctx, 'publication', renamed) : undefined;
   const named = rename ? renameWords(rename, diff.changes, words, false) : words;
@@ -211,9 +215,9 @@ function planDesiredPublication(
     ...(rejoining.length > 0
       ? { reasonText: `${named.reasonText}; ${rejoiningText(spec.name, rejoining)}` }
       : {}),
-    changes: [...(rename ? [rename.change] : []), ...diff.changes],
+    changes: [...(rename ? [rename.change] : []), ...diff.changes, ...gate.changes],
     statements: [...(rename?.statements ?? []), ...alterStatements(spec.name, written, observed, diff)],
-    hazards: rejoining.length > 0 ? ['data-gap'] : [],
+    hazards: rejoining.length > 0 || gate.hazards.length > 0 ? ['data-gap'] : [],
     catalogDigest: publicationDigest(o),
   });
   return diff.membershipChanged;
@@ -264,31 +268,6 @@ function alterWords(
       ? `differs from steep.yaml on ${node.name}: ${listText(paths)}`
       : `steep.yaml changes ${listText(paths)} on ${node.name}`,
   };
-}
-
-/** A row-filter or column-list change is not re-copied: name `steep reinit` for every subscriber. */
-function warnNoRecopy(ctx: PlanContext, spec: PublicationSpec, tables: string[]): void {
-  const address = publicationAddress(spec.name);
-  const receivers = sortedKeys(ctx.desired.subscriptions)
-    .map((n) => ctx.desired.subscriptions[n]!)
-    .filter((s) => s.from === spec.node && s.publications.includes(spec.name));
-  const list = [...tables].sort(compareText);
-  if (receivers.length === 0) {
-    ctx.warn(
-      'no-recopy',
-      `publication ${spec.name} changes the row filter or column list of ${listText(list)}: rows already copied to a subscriber are not re-copied`,
-      { address, node: spec.node },
-    );
-    return;
-  }
-  for (const s of receivers) {
-    ctx.warn(
-      'no-recopy',
-      `publication ${spec.name} changes the row filter or column list of ${listText(list)}: PostgreSQL does not re-copy ` +
-        `rows subscription ${s.name} already has; run ${adviceText('reinitTables', s.name, list)} to resynchronise them`,
-      { address, node: spec.node },
-    );
-  }
 }
 
 /** The drop of a publication this topology manages and the file no longer declares. */

@@ -17,8 +17,7 @@
  * default set after the column was added) no catalog says what the publisher's rows hold, and
  * the step is gated `data-gap` with the copy that closes it.
  */
-import { adviceText } from '../../model/advice.js';
-import type { StepGap } from '../../model/continuity.js';
+import { type StepGap, stepGapClosing } from '../../model/continuity.js';
 import type { Hazard } from '../../model/plan.js';
 import { quoteLiteral } from '../../model/sql.js';
 import { defaultText, type TableColumn } from '../../model/tableSchema.js';
@@ -98,18 +97,10 @@ export function changeTypeSql(
     `subscription ${d.name}: the type of column ${c.name} of ${table} is changed on ${d.node} from ${r.type} to ` +
       `${c.type}, and the rows ${d.node} holds are converted with \`${cast}\`: they equal ${d.from}'s only where its ` +
       `own ALTER converted them the same way (not \`USING ${c.name} / 100\`), which no catalog keeps (hazard ` +
-      `data-gap); ${comparedAfter(d, table)}`,
+      `data-gap); ${stepGapClosing(d.name, [table])}`,
     { address: s.address, node: d.node },
   );
   return alterColumn.type(c);
-}
-
-/** How a gap a column's sync opens is closed: apply's comparison, or the copy. */
-function comparedAfter(d: SubscriptionSpec, table: string): string {
-  return (
-    'apply with --allow-hazard data-gap, and apply compares the table once it is synced (equal closes the gap; ' +
-    `with --no-wait a steep verify does); rows that differ are copied again with \`${adviceText('reinitTables', d.name, [table])}\``
-  );
 }
 
 /** The gap an added column whose old rows' values are unknown opens, and its sentence for the plan. */
@@ -131,6 +122,6 @@ function unknownValuesGap(
     },
     warning:
       `subscription ${d.name}: column ${c.name} is added to ${table} on ${d.node} with ${defaultText(c)}, and the rows ` +
-      `${d.node} holds get ${got}, not necessarily ${d.from}'s: ${why} (hazard data-gap); ${comparedAfter(d, table)}`,
+      `${d.node} holds get ${got}, not necessarily ${d.from}'s: ${why} (hazard data-gap); ${stepGapClosing(d.name, [table])}`,
   };
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { printAddress } from '../../../src/model/address.js';
+import { gapsOfStep } from '../../../src/model/continuity.js';
 import { parseOwnership } from '../../../src/model/ownership.js';
 import type { Topology } from '../../../src/model/topology.js';
 import { publicationDigest } from '../../../src/planner/digest.js';
@@ -220,7 +221,7 @@ describe('publications: in-place changes', () => {
       "(region = ANY (ARRAY['eu'::text, 'uk'::text]))";
     const p = runPlan(t, s);
     const step = stepAt(p, ADDR);
-    expect(step.changes).toEqual([
+    expect(step.changes.filter((c) => c.path !== 'gaps')).toEqual([
       {
         path: 'tables[public.customers].where',
         before: "(region = 'eu'::text)",
@@ -230,9 +231,20 @@ describe('publications: in-place changes', () => {
     expect(step.statements.map((x) => x.sql)).toEqual([
       'ALTER PUBLICATION "orders_pub" SET TABLE "public"."customers" ("id", "name", "region") WHERE (region in (\'eu\', \'uk\')), "public"."orders"',
     ]);
+    // west_orders holds the table: the rows the new filter takes in are never copied, a gap
+    expect(step.hazards).toEqual(['data-gap']);
+    expect(gapsOfStep(step)).toEqual([
+      expect.objectContaining({
+        table: 'public.customers',
+        subscription: 'west_orders',
+        reason: expect.stringContaining(
+          'the row filter or column list of public.customers in publication orders_pub changed on east',
+        ),
+      }),
+    ]);
     expect(p.warnings).toEqual([
       expect.objectContaining({
-        code: 'no-recopy',
+        code: 'data-gap',
         address: ADDR,
         message: expect.stringContaining('steep reinit west_orders --tables public.customers'),
       }),
@@ -249,13 +261,13 @@ describe('publications: in-place changes', () => {
     expect(runPlan(t, s).steps).toEqual([]);
   });
 
-  it('changes a column list and warns to reinit', () => {
+  it('changes a column list, gated data-gap where a subscription holds the table', () => {
     const t = base();
     const s = observe(t);
     t.publications.orders_pub!.tables[0]!.columns = ['email', 'id', 'name', 'region'];
     const p = runPlan(t, s);
     const step = stepAt(p, ADDR);
-    expect(step.changes).toEqual([
+    expect(step.changes.filter((c) => c.path !== 'gaps')).toEqual([
       {
         path: 'tables[public.customers].columns',
         before: ['id', 'name', 'region'],
@@ -265,6 +277,30 @@ describe('publications: in-place changes', () => {
     expect(step.statements[0]!.sql).toBe(
       'ALTER PUBLICATION "orders_pub" SET TABLE "public"."customers" ("email", "id", "name", "region") WHERE (region = \'eu\'), "public"."orders"',
     );
+    expect(codes(p.warnings)).toEqual(['data-gap']);
+    expect(gapsOfStep(step).map((g) => [g.subscription, g.table])).toEqual([
+      ['west_orders', 'public.customers'],
+    ]);
+  });
+
+  it('a filter change opens no gap where no subscription holds the table yet', () => {
+    const t = base();
+    const s = observe(t);
+    // the subscription not created yet: its create copies under the new filter
+    at(s, 'west').subscriptions = {};
+    t.publications.orders_pub!.tables[0]!.columns = ['email', 'id', 'name', 'region'];
+    const step = stepAt(runPlan(t, s), ADDR);
+    expect(step.hazards).toEqual([]);
+    expect(gapsOfStep(step)).toEqual([]);
+  });
+
+  it('a filter change where no subscription is declared warns that nothing is copied again', () => {
+    const t = base();
+    t.subscriptions = {};
+    const s = observe(t);
+    t.publications.orders_pub!.tables[0]!.columns = ['email', 'id', 'name', 'region'];
+    const p = runPlan(t, s);
+    expect(stepAt(p, ADDR).hazards).toEqual([]);
     expect(codes(p.warnings)).toEqual(['no-recopy']);
   });
 
