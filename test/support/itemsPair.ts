@@ -27,6 +27,8 @@ export function itemsPair(
     app: { user: string; password: string };
     /** the lines of items_pub's `tables` entry for public.items (default the bare name), read each time steep.yaml is written */
     items?: () => string[];
+    /** more lines of items_pub (`    publish: [insert]`), read the same way */
+    publication?: () => string[];
   },
 ) {
   let path = '';
@@ -47,6 +49,7 @@ export function itemsPair(
         '    node: east',
         '    tables:',
         ...(opts.items?.() ?? ['      - public.items']),
+        ...(opts.publication?.() ?? []),
         'subscriptions:',
         `  ${ITEMS_SUB}:`,
         '    node: west',

@@ -44,7 +44,7 @@ import {
   setPublicationObjectsSql,
   tx,
 } from '../sqlBuild.js';
-import { filterGaps } from './filterGaps.js';
+import { heldTableGaps } from './heldTableGaps.js';
 import { refuseStuckReaders, slotsToCatchUp } from './publicationCatchUp.js';
 import {
   desiredShape,
@@ -203,7 +203,11 @@ function planDesiredPublication(
   }
 
   const gate = gatedGaps(
-    diff.filterChanged.length > 0 ? filterGaps(ctx, spec, written.tables, diff.filterChanged) : [],
+    heldTableGaps(ctx, spec, node, {
+      tables: written.tables,
+      filterChanged: diff.filterChanged,
+      gainedActions: d.publish.filter((a) => !observed.publish.includes(a)),
+    }),
   );
   const words = alterWords(node, o, diff, byHand);
   const rename = renamed ? renamePart(ctx, 'publication', renamed) : undefined;

@@ -294,6 +294,45 @@ describe('publications: in-place changes', () => {
     expect(gapsOfStep(step)).toEqual([]);
   });
 
+  it('an action published from now on is a gap where it takes away a difference verify allowed', () => {
+    const t = base();
+    t.publications.orders_pub!.publish = ['insert'];
+    t.publications.upd_pub = publication('upd_pub', 'east', {
+      tables: ['public.orders'],
+      publish: ['insert', 'update'],
+    });
+    t.subscriptions.west_orders!.publications = ['orders_pub', 'upd_pub'];
+    const s = observe(t);
+    const east = at(s, 'east');
+    east.publications.orders_pub!.members = {
+      tables: { 'public.orders': 1, 'public.customers': 2 },
+      schemas: {},
+    };
+    east.publications.upd_pub!.members = { tables: { 'public.orders': 3 }, schemas: {} };
+    // truncate alone: rows deleted stay while delete is unsent, as verify allowed
+    t.publications.orders_pub!.publish = ['insert', 'truncate'];
+    expect(stepAt(runPlan(t, s), ADDR).hazards).toEqual([]);
+
+    t.publications.orders_pub!.publish = ['insert', 'update', 'delete', 'truncate'];
+    const p = runPlan(t, s);
+    const step = stepAt(p, ADDR);
+    expect(step.hazards).toEqual(['data-gap']);
+    // upd_pub sent the updates of orders: only the rows it deleted are left there
+    expect(
+      gapsOfStep(step).map((g) => [g.table, g.reason.match(/never sent \((.*) on west\)/)?.[1]]),
+    ).toEqual([
+      ['public.customers', 'rows deleted or truncated stay and rows updated keep their old values'],
+      ['public.orders', 'rows deleted or truncated stay'],
+    ]);
+    expect(p.warnings.find((w) => w.code === 'data-gap')?.message).toContain(
+      'steep reinit west_orders --tables public.customers,public.orders',
+    );
+    // an action taken away opens none: what PostgreSQL leaves then, verify allows
+    t.publications.orders_pub!.publish = ['insert'];
+    east.publications.orders_pub!.publish = ['insert', 'update', 'delete', 'truncate'];
+    expect(stepAt(runPlan(t, s), ADDR).hazards).toEqual([]);
+  });
+
   it('a filter change where no subscription is declared warns that nothing is copied again', () => {
     const t = base();
     t.subscriptions = {};
