@@ -250,3 +250,20 @@ function linkInstead(subject: AdviceSubject, tables: readonly string[]): string 
     `or set links.${subject.link}.init.method: merge to reconcile both sides`
   );
 }
+
+/**
+ * What enables a subscription a failover left diverged and disabled: its full reinit (with
+ * --discard-past-fork where it may hold rows past the fork); none where its tables come back to
+ * the publisher (reinit reconciles those only while it streams).
+ */
+export function divergedWayOut(
+  subscriptions: Readonly<Record<string, SubscriptionSpec>>,
+  d: SubscriptionSpec,
+  pastFork: boolean,
+): string {
+  const back = Object.values(subscriptions).find((s) => s.node === d.from && s.from === d.node);
+  if (back) return noRepairWhileDisabled(d, back.name, pastFork);
+  return pastFork
+    ? `once what ${d.node} must keep is on ${d.from}, ${adviceText('reinitFullPastFork', d.name)} copies its tables again and enables it`
+    : `${adviceText('reinitFull', d.name)} enables it once its tables are copied again`;
+}

@@ -29,6 +29,9 @@ export function itemsPair(
     items?: () => string[];
     /** more lines of items_pub (`    publish: [insert]`), read the same way */
     publication?: () => string[];
+    /** more publications (their lines under `publications:`), and the subscription's list (default `[items_pub]`) */
+    publications?: () => string[];
+    reads?: () => string;
   },
 ) {
   let path = '';
@@ -50,11 +53,12 @@ export function itemsPair(
         '    tables:',
         ...(opts.items?.() ?? ['      - public.items']),
         ...(opts.publication?.() ?? []),
+        ...(opts.publications?.() ?? []),
         'subscriptions:',
         `  ${ITEMS_SUB}:`,
         '    node: west',
         '    from: east',
-        '    publications: [items_pub]',
+        `    publications: ${opts.reads?.() ?? '[items_pub]'}`,
         '    schemaSync: auto',
         '',
       ].join('\n'),
@@ -122,6 +126,22 @@ export function itemsPair(
   }
 
   /**
+   * The plan gates public.items' step `data-gap` (saying `said` and naming the copy), and an apply
+   * without the hazard allowed (with `args`) is refused naming the flag; the plan's text.
+   */
+  async function expectGated(said: RegExp, args: string[] = []): Promise<string> {
+    const plan = await steep(['plan']);
+    const planned = plan.stdout + plan.stderr;
+    expect(planned).toContain('hazard data-gap');
+    expect(planned).toMatch(said);
+    expect(planned).toContain(`steep reinit ${ITEMS_SUB} --tables public.items`);
+    const refused = await steep(['apply', '--auto-approve', ...args]);
+    expect(refused.code, refused.stdout + refused.stderr).not.toBe(0);
+    expect(refused.stdout + refused.stderr).toContain('--allow-hazard data-gap');
+    return planned;
+  }
+
+  /**
    * An apply, waited for, that compares the table and finds rows that differ (`counts`: what it
    * says of them, by default only old rows' values): it fails naming them and the copy.
    */
@@ -159,5 +179,15 @@ export function itemsPair(
     expect(verify.code, verify.stdout).toBe(0);
   }
 
-  return { steep, setUp, startWriter, writeItemsConfig, state, untilState, appliedDiverged, reinitConverges };
+  return {
+    steep,
+    setUp,
+    startWriter,
+    expectGated,
+    writeItemsConfig,
+    state,
+    untilState,
+    appliedDiverged,
+    reinitConverges,
+  };
 }

@@ -29,7 +29,7 @@ export function sortTables(tables: readonly PublicationTable[]): PublicationTabl
 }
 
 /** The desired row filter as PostgreSQL prints it (looked up by the catalog), else as written. */
-function normalisedFilter(node: ObservedNode, t: PublicationTable): string | null {
+export function normalisedFilter(node: ObservedNode, t: PublicationTable): string | null {
   if (t.where === null) return null;
   return node.rowFilters[qualifiedName(t)]?.[t.where] ?? t.where;
 }

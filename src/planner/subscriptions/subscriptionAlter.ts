@@ -8,7 +8,7 @@
  */
 
 import { type Address, subscriptionAddress } from '../../model/address.js';
-import { adviceText, noRepairWhileDisabled } from '../../model/advice.js';
+import { divergedWayOut } from '../../model/advice.js';
 import type { ObservedNode, ObservedSubscription } from '../../model/cluster.js';
 import { isUnknown } from '../../model/cluster.js';
 import { maskConninfo, sameConninfo } from '../../model/conninfo.js';
@@ -48,6 +48,7 @@ import {
 import { refuseBinary } from './binaryCopy.js';
 import { warnOriginRefreshCopy } from './cycles.js';
 import { disabledJoinGap, joiningTables, type NewTablesDecision, newTablesDecision } from './dataGaps.js';
+import { publicationListGaps } from './listGaps.js';
 import { originNoneGap } from './originNoneGap.js';
 import {
   type Declared,
@@ -143,7 +144,7 @@ function diffSubscription(ctx: PlanContext, run: SubscriptionRun, x: Declared, o
   } else if (diverged) {
     ctx.warn(
       'subscription.failover-diverged',
-      `subscription ${d.name} on ${node.name} is disabled: ${divergedDisabledText(d.name, d.from)}; ${divergedWayOut(ctx, d, ctx.failoverDiverged.get(d.name) === true)}`,
+      `subscription ${d.name} on ${node.name} is disabled: ${divergedDisabledText(d.name, d.from)}; ${divergedWayOut(ctx.desired.subscriptions, d, ctx.failoverDiverged.get(d.name) === true)}`,
       { address, node: node.name },
     );
   }
@@ -346,7 +347,9 @@ function alterStatements(
   // the publication list set (with its refresh), or a refresh for the publications' changed
   // tables: run only while enabled, else deferred with a warning
   if (diff.publicationsChanged) {
-    hazards.push(...disabledJoinGap(ctx, d, node, o));
+    const listed = publicationListGaps(ctx, d, node, o);
+    hazards.push(...disabledJoinGap(ctx, d, node, o), ...listed.hazards);
+    changes.push(...listed.changes);
     if (enabled) {
       statements.push(nonTx(setSubscriptionPublicationSql(d.name, diff.publications, true, copy)));
       if (copy) hazards.push('copies-data');
@@ -434,17 +437,4 @@ function alterWords(
     reason: adopted ? 'unmarked' : byHand && ownChanges ? 'drifted' : 'config-changed',
     reasonText,
   };
-}
-
-/**
- * What enables a subscription a failover left diverged and disabled: its full reinit (with
- * --discard-past-fork where it may hold rows past the fork); none where its tables come back to
- * the publisher (reinit reconciles those only while it streams: model/advice.ts).
- */
-function divergedWayOut(ctx: PlanContext, d: SubscriptionSpec, pastFork: boolean): string {
-  const back = Object.values(ctx.desired.subscriptions).find((s) => s.node === d.from && s.from === d.node);
-  if (back) return noRepairWhileDisabled(d, back.name, pastFork);
-  return pastFork
-    ? `once what ${d.node} must keep is on ${d.from}, ${adviceText('reinitFullPastFork', d.name)} copies its tables again and enables it`
-    : `${adviceText('reinitFull', d.name)} enables it once its tables are copied again`;
 }

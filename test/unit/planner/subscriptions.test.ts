@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { printAddress } from '../../../src/model/address.js';
 import { UNKNOWN } from '../../../src/model/cluster.js';
+import { gapsOfStep } from '../../../src/model/continuity.js';
 import type { SubscriptionOptions, Topology } from '../../../src/model/topology.js';
 import {
   at,
@@ -208,6 +209,42 @@ describe('subscriptions: create', () => {
       ['s5', ADDR, ['s1', 's2', 's4']],
       ['s6', ADDR, ['s2', 's5']],
     ]);
+  });
+});
+
+describe('subscriptions: a publication gained over a table held already', () => {
+  const gaining = (gained: Parameters<typeof publication>[2]) => {
+    const t = base();
+    t.publications.orders_pub = publication('orders_pub', 'east', {
+      tables: [{ table: 'public.orders', where: 'id > 0' }],
+      publish: ['insert'],
+    });
+    t.publications.more_pub = publication('more_pub', 'east', gained);
+    const s = observe(t);
+    at(s, 'east').publications.orders_pub!.members = { tables: { 'public.orders': 1 }, schemas: {} };
+    at(s, 'east').publications.more_pub!.members = { tables: { 'public.orders': 2 }, schemas: {} };
+    t.subscriptions.west_orders!.publications = ['more_pub', 'orders_pub'];
+    return stepAt(runPlan(t, s), ADDR);
+  };
+
+  it('sending rows the old filter left out, or actions none sent: gated data-gap, each named', () => {
+    const step = gaining({ tables: ['public.orders'] });
+    expect(step.hazards).toContain('data-gap');
+    expect(gapsOfStep(step)).toEqual([
+      expect.objectContaining({
+        table: 'public.orders',
+        subscription: 'west_orders',
+        reason: expect.stringContaining(
+          'which sends rows the other publications filter out and actions none of them published (verify allowed extra, different rows until now)',
+        ),
+      }),
+    ]);
+  });
+
+  it('the same filter and actions: nothing more is sent, no gap', () => {
+    const step = gaining({ tables: [{ table: 'public.orders', where: 'id > 0' }], publish: ['insert'] });
+    expect(step.hazards).not.toContain('data-gap');
+    expect(gapsOfStep(step)).toEqual([]);
   });
 });
 
