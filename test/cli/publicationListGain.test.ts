@@ -41,7 +41,7 @@ describe.skipIf(major < 15)(
         gained = true;
         writeItemsConfig();
         await expectGated(
-          /publication every_item_pub publishes public\.items, which items_sub holds already/,
+          /its publication list gains every_item_pub, which changes what east sends of public\.items/,
         );
         await appliedDiverged(['--allow-hazard', 'data-gap'], 'missing [1-9]\\d*, extra 0, different 0');
         await reinitConverges(writer, 'publication list gain');
