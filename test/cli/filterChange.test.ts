@@ -49,12 +49,16 @@ describe.skipIf(major < 15)('a row filter steep changes on a table a subscriptio
       // narrowed: the us rows west holds stay there, no longer kept up
       where = "region = 'eu'";
       writeItemsConfig();
-      await expectGated(/the row filter or column list of public\.items in publication items_pub changes/);
+      await expectGated(
+        /publication items_pub changes what east sends of public\.items, held on west already/,
+      );
       const allowed = await steep(['apply', '--auto-approve', '--allow-hazard', 'data-gap', '--no-wait']);
       expect(allowed.code, `${allowed.stdout}\n${allowed.stderr}`).toBe(0);
       await more('writes after the narrowing');
       const gap = await untilState('gap');
-      expect(gap).toContain('row filter or column list of public.items in publication items_pub changed');
+      expect(gap).toContain(
+        'changes what items_sub receives of public.items; on west: rows its filters take in or leave out otherwise than before',
+      );
       expect((await steep(['status', '--check'])).code).toBe(2);
       expect((await steep(['drift'])).code).toBe(2);
       // its way out, as status prints it: west then holds east's eu rows, and only those

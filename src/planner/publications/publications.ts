@@ -7,10 +7,8 @@
  */
 
 import { type Address, publicationAddress } from '../../model/address.js';
-import { adviceText } from '../../model/advice.js';
 import type { ObservedNode, ObservedPublication } from '../../model/cluster.js';
 import { gatedGaps } from '../../model/continuity.js';
-import { compareText } from '../../model/order.js';
 import { commentWithMarker, formatOwnership } from '../../model/ownership.js';
 import type { Statement } from '../../model/plan.js';
 import { displayTable } from '../../model/sql.js';
@@ -203,11 +201,7 @@ function planDesiredPublication(
   }
 
   const gate = gatedGaps(
-    heldTableGaps(ctx, spec, node, {
-      tables: written.tables,
-      filterChanged: diff.filterChanged,
-      gainedActions: d.publish.filter((a) => !observed.publish.includes(a)),
-    }),
+    heldTableGaps(ctx, spec, node, { tables: written.tables, filterChanged: diff.filterChanged }),
   );
   const words = alterWords(node, o, diff, byHand);
   const rename = renamed ? renamePart(ctx, 'publication', renamed) : undefined;

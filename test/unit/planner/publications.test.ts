@@ -238,7 +238,7 @@ describe('publications: in-place changes', () => {
         table: 'public.customers',
         subscription: 'west_orders',
         reason: expect.stringContaining(
-          'the row filter or column list of public.customers in publication orders_pub changed on east',
+          'changes what west_orders receives of public.customers; on west: rows its filters take in or leave out otherwise than before',
         ),
       }),
     ]);
@@ -304,11 +304,6 @@ describe('publications: in-place changes', () => {
     t.subscriptions.west_orders!.publications = ['orders_pub', 'upd_pub'];
     const s = observe(t);
     const east = at(s, 'east');
-    east.publications.orders_pub!.members = {
-      tables: { 'public.orders': 1, 'public.customers': 2 },
-      schemas: {},
-    };
-    east.publications.upd_pub!.members = { tables: { 'public.orders': 3 }, schemas: {} };
     // truncate alone: rows deleted stay while delete is unsent, as verify allowed
     t.publications.orders_pub!.publish = ['insert', 'truncate'];
     expect(stepAt(runPlan(t, s), ADDR).hazards).toEqual([]);
@@ -319,10 +314,10 @@ describe('publications: in-place changes', () => {
     expect(step.hazards).toEqual(['data-gap']);
     // upd_pub sent the updates of orders: only the rows it deleted are left there
     expect(
-      gapsOfStep(step).map((g) => [g.table, g.reason.match(/never sent \((.*) on west\)/)?.[1]]),
+      gapsOfStep(step).map((g) => [g.table, g.reason.match(/verify allowed its ([a-z, ]+) rows/)?.[1]]),
     ).toEqual([
-      ['public.customers', 'rows deleted or truncated stay and rows updated keep their old values'],
-      ['public.orders', 'rows deleted or truncated stay'],
+      ['public.customers', 'extra, different'],
+      ['public.orders', 'extra'],
     ]);
     expect(p.warnings.find((w) => w.code === 'data-gap')?.message).toContain(
       'steep reinit west_orders --tables public.customers,public.orders',
@@ -331,6 +326,24 @@ describe('publications: in-place changes', () => {
     t.publications.orders_pub!.publish = ['insert'];
     east.publications.orders_pub!.publish = ['insert', 'update', 'delete', 'truncate'];
     expect(stepAt(runPlan(t, s), ADDR).hazards).toEqual([]);
+  });
+
+  it('a table it stops publishing that a filtered publication still sends: the rows filtered out stay, a gap', () => {
+    const t = base();
+    t.publications.all_pub = publication('all_pub', 'east', { tables: ['public.customers'] });
+    t.subscriptions.west_orders!.publications = ['all_pub', 'orders_pub'];
+    const s = observe(t);
+    t.publications.all_pub!.tables = [];
+    const step = stepAt(runPlan(t, s), 'publication.all_pub');
+    expect(step.hazards).toEqual(['data-gap']);
+    expect(gapsOfStep(step)).toEqual([
+      expect.objectContaining({
+        table: 'public.customers',
+        reason: expect.stringContaining(
+          'receives of public.customers; on west: rows it filters out now, which stay',
+        ),
+      }),
+    ]);
   });
 
   it('a filter change where no subscription is declared warns that nothing is copied again', () => {
@@ -545,13 +558,14 @@ describe('publications: ownership', () => {
     const step = stepAt(p, ADDR);
     expect(step).toMatchObject({ action: 'adopt', reason: 'unmarked' });
     expect(step.reasonText).toContain("without steep's marker: adopted");
-    expect(step.changes.map((c) => c.path)).toEqual(['publish', 'comment']);
+    // truncate gained: what the publisher truncated before stays on west, a gap (verify allowed it)
+    expect(step.changes.map((c) => c.path)).toEqual(['publish', 'comment', 'gaps']);
     expect(step.statements.map((x) => x.sql)).toEqual([
       'ALTER PUBLICATION "orders_pub" SET (publish = \'insert, update, delete, truncate\')',
       'COMMENT ON PUBLICATION "orders_pub" IS \'managed by steep: topology=orders-eu\'',
     ]);
     expect(p.summary.adopt).toBe(1);
-    expect(p.warnings).toEqual([]);
+    expect(codes(p.warnings)).toEqual(['data-gap']);
     expect(p.drift).toEqual([]);
   });
 
