@@ -22,7 +22,7 @@ import { normalisedFilter } from './publications/publicationDiff.js';
 import { partitionAncestors } from './publications/publishedRelations.js';
 
 /** What one publication sends of a table: its row filter and column list (null: every row, every column), its actions. */
-export interface Sent {
+interface Sent {
   where: string | null;
   columns: string | null;
   publish: readonly string[];
@@ -47,11 +47,7 @@ function sentBy(
 }
 
 /** What `p` sends of `table` as the publisher holds it (its filter as PostgreSQL prints it); null: nothing. */
-export function observedSent(
-  p: ObservedPublication,
-  table: string,
-  ancestors: readonly string[],
-): Sent | null {
+function observedSent(p: ObservedPublication, table: string, ancestors: readonly string[]): Sent | null {
   return sentBy(p, table, ancestors, (t) => t.where);
 }
 
@@ -59,7 +55,7 @@ export function observedSent(
  * What the file's `p` will send of `table`: a publication this plan creates or changes, its filter
  * as PostgreSQL prints it where the catalog read it, else as written (then counted as another).
  */
-export function declaredSent(
+function declaredSent(
   publisher: ObservedNode,
   p: PublicationSpec,
   table: string,
@@ -69,7 +65,7 @@ export function declaredSent(
 }
 
 /** What a change from `was` to `is` leaves in a held table that its stream never mends, in words; empty: nothing. */
-export function unmended(was: readonly Sent[], is: readonly Sent[]): string[] {
+function unmended(was: readonly Sent[], is: readonly Sent[]): string[] {
   const out: string[] = [];
   // filters are compared as PostgreSQL prints them: which rows one takes in that another leaves
   // out, no text says, so two different filters may do both
