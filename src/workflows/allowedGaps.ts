@@ -10,13 +10,13 @@ import { StreamContinuityStore } from '../state/streamContinuity.js';
  * the tables it opens a gap in and why (`gaps`: `origin: none` downstream of a cascade, tables
  * joining without a copy under `init.newTables: skip` or `init.existingData: keep`, a partition
  * tree received in another shape, planner/subscriptions/; a column schema sync adds or retypes,
- * planner/schema/oldRowValues.ts; a row filter, a column list or an action a publication changes
- * on tables a subscription holds, planner/publications/heldTableGaps.ts, or a publication gained
- * that sends more of them, planner/subscriptions/listGaps.ts). Once such a step ran (allowed
- * by `--allow-hazard data-gap`), each is recorded as a gap in its subscriber's continuity
- * baseline (`stream_continuity`), which status, drift and the metrics name until a copy of the table or a
- * verify that finds it equal (model/continuity.ts); a gap recorded already is kept, and the
- * baseline's memberships and columns with it. Best effort, as the other continuity records.
+ * planner/schema/oldRowValues.ts; what a publication's step or a subscription's list changes of
+ * what a subscription receives of a table it holds, planner/heldTables.ts). Once such a step
+ * ran (allowed by `--allow-hazard data-gap`), each is recorded as a gap in its subscriber's
+ * continuity baseline (`stream_continuity`), which status, drift and the metrics name until a copy of the
+ * table or a verify that finds it equal (model/continuity.ts); a gap recorded already is kept,
+ * and the baseline's memberships and columns with it. Best effort, as the other continuity
+ * records.
  */
 export async function recordAllowedGaps(
   topology: Topology,

@@ -135,8 +135,8 @@ export class InitRunner {
 
   /**
    * Subscriptions an apply changed in place (a refresh, tables joining), and those whose tables a
-   * schema sync (planner/schema/oldRowValues.ts) or a publication's row filter or column list
-   * (planner/publications/heldTableGaps.ts) opened a gap in: when apply waits, the
+   * schema sync (planner/schema/oldRowValues.ts) or a publication's step (planner/heldTables.ts)
+   * opened a gap in: when apply waits, the
    * tables PostgreSQL copies into them followed until ready, then every table of them never
    * compared compared, and those the step opened a gap in (workflows/initEvidence.ts `settleJoined`); a step whose tables differ is
    * failed, with the way out.
