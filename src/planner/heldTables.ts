@@ -35,10 +35,15 @@ function sentBy(
   ancestors: readonly string[],
   whereOf: (t: PublicationTable) => string | null,
 ): Sent | null {
+  const publishes = (n: string) =>
+    p.allTables ||
+    p.tables.some((x) => qualifiedName(x) === n) ||
+    p.schemas.includes(n.slice(0, n.indexOf('.')));
+  // via its root, a partition is sent as that root: not under its own name
+  if (p.viaPartitionRoot && ancestors.some(publishes)) return null;
   const names = [table, ...ancestors];
   const t = p.tables.find((x) => names.includes(qualifiedName(x)));
-  const bySchema = p.allTables || names.some((n) => p.schemas.includes(n.slice(0, n.indexOf('.'))));
-  if (!t && !bySchema) return null;
+  if (!t && !names.some(publishes)) return null;
   return {
     where: t ? whereOf(t) : null,
     columns: t?.columns ? JSON.stringify(t.columns) : null,

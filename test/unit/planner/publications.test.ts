@@ -346,6 +346,24 @@ describe('publications: in-place changes', () => {
     ]);
   });
 
+  it('a partition held on its own, its root then published via root with a filter: it leaves, no gap', () => {
+    const t = topology({
+      publications: [publication('part_pub', 'east', { tables: ['part.orders'] })],
+      subscriptions: [subscription('west_orders', 'west', 'east', ['part_pub'])],
+    });
+    const s = observe(t);
+    at(s, 'east').tables['part.orders_0'] = { ...observedTable('part.orders_0'), partitionOf: 'part.orders' };
+    at(s, 'west').subscriptions.west_orders!.tables = [
+      { schema: 'part', name: 'orders_0', state: 'r', lsn: null },
+    ];
+    t.publications.part_pub = publication('part_pub', 'east', {
+      tables: [{ table: 'part.orders', where: 'id > 0' }],
+      viaPartitionRoot: true,
+    });
+    const step = stepAt(runPlan(t, s), 'publication.part_pub');
+    expect(gapsOfStep(step)).toEqual([]);
+  });
+
   it('a filter change where no subscription is declared warns that nothing is copied again', () => {
     const t = base();
     t.subscriptions = {};
