@@ -13,10 +13,10 @@ import { StreamContinuityStore } from '../state/streamContinuity.js';
  * planner/schema/oldRowValues.ts; what a publication's step or a subscription's list changes of
  * what a subscription receives of a table it holds, planner/heldTables.ts). Once such a step
  * ran (allowed by `--allow-hazard data-gap`), each is recorded as a gap in its subscriber's
- * continuity baseline (`stream_continuity`), which status, drift and the metrics name until a copy of the
- * table or a verify that finds it equal (model/continuity.ts); a gap recorded already is kept,
- * and the baseline's memberships and columns with it. Best effort, as the other continuity
- * records.
+ * continuity baseline (`stream_continuity`), which status, drift and the metrics name until a
+ * copy of the table or a verify that finds it equal (model/continuity.ts); a gap recorded
+ * already is kept, and the baseline's memberships and columns with it. Best effort, as the
+ * other continuity records.
  */
 export async function recordAllowedGaps(
   topology: Topology,

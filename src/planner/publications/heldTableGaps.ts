@@ -10,17 +10,20 @@
  */
 import type { ObservedNode } from '../../model/cluster.js';
 import { type StepGap, stepGapClosing } from '../../model/continuity.js';
-import { displayTable } from '../../model/sql.js';
-import type { PublicationSpec, PublicationTable } from '../../model/topology.js';
+import { compareText } from '../../model/order.js';
+import type { PublicationSpec } from '../../model/topology.js';
 import { listText, type PlanContext, sortedKeys } from '../context.js';
 import { heldTableChanges } from '../heldTables.js';
 
-/** The gaps the step of `spec` on `node` opens on held tables; each receiver's warned as it plans them. */
+/**
+ * The gaps the step of `spec` on `node` opens on held tables; each receiver's warned as it plans
+ * them (`filterChanged`: the tables whose filter or list changes, as displayTable prints them).
+ */
 export function heldTableGaps(
   ctx: PlanContext,
   spec: PublicationSpec,
   node: ObservedNode,
-  change: { tables: readonly PublicationTable[]; filterChanged: readonly string[] },
+  filterChanged: readonly string[],
 ): StepGap[] {
   const receivers = sortedKeys(ctx.desired.subscriptions)
     .map((n) => ctx.desired.subscriptions[n]!)
@@ -50,11 +53,10 @@ export function heldTableGaps(
     gaps.push(...mine);
   }
   // no subscription declared: one steep does not manage may hold them
-  const filtered = change.tables.filter((t) => change.filterChanged.includes(displayTable(t)));
-  if (receivers.length === 0 && filtered.length > 0)
+  if (receivers.length === 0 && filterChanged.length > 0)
     ctx.warn(
       'no-recopy',
-      `publication ${spec.name} changes the row filter or column list of ${listText(filtered.map(displayTable))}: rows already copied to a subscriber are not re-copied`,
+      `publication ${spec.name} changes the row filter or column list of ${listText([...filterChanged].sort(compareText))}: rows already copied to a subscriber are not re-copied`,
       { address: { kind: 'publication', name: spec.name }, node: spec.node },
     );
   return gaps;

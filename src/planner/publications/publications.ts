@@ -200,9 +200,7 @@ function planDesiredPublication(
     return diff.membershipChanged;
   }
 
-  const gate = gatedGaps(
-    heldTableGaps(ctx, spec, node, { tables: written.tables, filterChanged: diff.filterChanged }),
-  );
+  const gate = gatedGaps(heldTableGaps(ctx, spec, node, diff.filterChanged));
   const words = alterWords(node, o, diff, byHand);
   const rename = renamed ? renamePart(ctx, 'publication', renamed) : undefined;
   const named = rename ? renameWords(rename, diff.changes, words, false) : words;
