@@ -91,6 +91,12 @@ export function savedPlanInputs(path: string, saved: PlanFile, given: PlanFlags 
  * saved plan is exactly what will run.
  */
 export function staleness(saved: PlanFile, fresh: Plan): string[] {
+  // the nodes can no longer be planned: the errors say why, not the steps they leave out
+  const n = fresh.errors.length;
+  if (n > 0)
+    return [
+      `planned again, the plan has ${n} error${n === 1 ? '' : 's'}: ${fresh.errors.map((e) => e.message).join('; ')}`,
+    ];
   return planDifferences(saved, asSaved(fresh));
 }
 

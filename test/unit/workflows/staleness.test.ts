@@ -23,6 +23,7 @@ const plan = (steps: Step[], inputs: Plan['inputs'] = { targets: [], lsn: {}, al
     config: { digest: 'c' },
     inputs,
     steps,
+    errors: [],
   }) as unknown as Plan;
 
 const publication = (name: string, over: Partial<Step> = {}): Step =>
@@ -115,5 +116,24 @@ describe('staleness of a plan against the fresh one', () => {
         }),
       ),
     ).toEqual(['the plan was made with no --target, --lsn or --allow-hazard, not --target publication.pa']);
+  });
+
+  it('where the nodes now give plan errors, the errors are why: not the steps they leave out', () => {
+    // a refresh planned without a copy (the rows shown held), whose counts moved apart before
+    // apply's second read: the copy into held rows is refused there, and the step is missing
+    const refresh = publication('pa', { kind: 'subscription-update', action: 'update' });
+    const refused = {
+      ...plan([]),
+      errors: [
+        {
+          code: 'existing-data',
+          message:
+            'subscription s would copy t, which join it, into tables that already hold rows on west; set init.existingData: truncate',
+        },
+      ],
+    };
+    expect(staleness(asSaved(plan([refresh])), refused)).toEqual([
+      'planned again, the plan has 1 error: subscription s would copy t, which join it, into tables that already hold rows on west; set init.existingData: truncate',
+    ]);
   });
 });
