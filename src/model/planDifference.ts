@@ -8,15 +8,8 @@ import type { PlanFile, PlanFileStep } from './planFile.js';
  * figures about it, not what runs: they may differ.
  */
 export function planDifferences(saved: PlanFile, now: PlanFile): string[] {
-  if (saved.steepVersion !== now.steepVersion)
-    return [`the plan was made by steep ${saved.steepVersion}, this is steep ${now.steepVersion}`];
-  if (saved.config.digest !== now.config.digest) {
-    return [
-      `steep.yaml changed since the plan was made (${saved.config.digest.slice(0, 19)}… → ${now.config.digest.slice(0, 19)}…)`,
-    ];
-  }
-  if (JSON.stringify(saved.inputs) !== JSON.stringify(now.inputs))
-    return [`the plan was made with ${describeInputs(saved)}, not ${describeInputs(now)}`];
+  const made = madeDifference(saved, now);
+  if (made !== null) return [made];
   const before = keyed(saved.steps);
   const after = keyed(now.steps);
   const reasons: string[] = [];
@@ -38,6 +31,17 @@ export function planDifferences(saved: PlanFile, now: PlanFile): string[] {
       reasons.push(`the steps would now run in another order: ${order(after).join(', ')}`);
   }
   return reasons;
+}
+
+/** Another steep, steep.yaml or inputs made the saved plan: the one sentence that says so, else null. */
+export function madeDifference(saved: PlanFile, now: PlanFile): string | null {
+  if (saved.steepVersion !== now.steepVersion)
+    return `the plan was made by steep ${saved.steepVersion}, this is steep ${now.steepVersion}`;
+  if (saved.config.digest !== now.config.digest)
+    return `steep.yaml changed since the plan was made (${saved.config.digest.slice(0, 19)}… → ${now.config.digest.slice(0, 19)}…)`;
+  if (JSON.stringify(saved.inputs) !== JSON.stringify(now.inputs))
+    return `the plan was made with ${describeInputs(saved)}, not ${describeInputs(now)}`;
+  return null;
 }
 
 /** `--target a, b and --lsn x=0/1 and --allow-hazard data-gap`, or `no --target, --lsn or --allow-hazard` */

@@ -6,7 +6,7 @@ import { PACKAGE_ROOT } from '../location.js';
 import { parseAddress } from '../model/address.js';
 import { SteepError } from '../model/errors.js';
 import { PLAN_FORMAT_VERSION, type Plan } from '../model/plan.js';
-import { describeInputs, planCommand, planDifferences } from '../model/planDifference.js';
+import { describeInputs, madeDifference, planCommand, planDifferences } from '../model/planDifference.js';
 import { type PlanFile, toPlanFile } from '../model/planFile.js';
 import type { Topology } from '../model/topology.js';
 import { captureChanges } from './observe.js';
@@ -91,13 +91,16 @@ export function savedPlanInputs(path: string, saved: PlanFile, given: PlanFlags 
  * saved plan is exactly what will run.
  */
 export function staleness(saved: PlanFile, fresh: Plan): string[] {
+  const now = asSaved(fresh);
+  const made = madeDifference(saved, now);
+  if (made !== null) return [made];
   // the nodes can no longer be planned: the errors say why, not the steps they leave out
   const n = fresh.errors.length;
   if (n > 0)
     return [
       `planned again, the plan has ${n} error${n === 1 ? '' : 's'}: ${fresh.errors.map((e) => e.message).join('; ')}`,
     ];
-  return planDifferences(saved, asSaved(fresh));
+  return planDifferences(saved, now);
 }
 
 /**

@@ -132,6 +132,10 @@ describe('staleness of a plan against the fresh one', () => {
         },
       ],
     };
+    // another steep.yaml is named first: the errors are those of a file the plan was not made from
+    expect(
+      staleness(asSaved(plan([refresh])), { ...refused, config: { digest: 'd' } } as unknown as Plan),
+    ).toEqual(['steep.yaml changed since the plan was made (sha256:c… → sha256:d…)']);
     expect(staleness(asSaved(plan([refresh])), refused)).toEqual([
       'planned again, the plan has 1 error: subscription s would copy t, which join it, into tables that already hold rows on west; set init.existingData: truncate',
     ]);
