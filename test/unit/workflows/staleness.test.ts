@@ -121,7 +121,7 @@ describe('staleness of a plan against the fresh one', () => {
   it('where the nodes now give plan errors, the errors are why: not the steps they leave out', () => {
     // a refresh planned without a copy (the rows shown held), whose counts moved apart before
     // apply's second read: the copy into held rows is refused there, and the step is missing
-    const refresh = publication('pa', { kind: 'subscription-update', action: 'update' });
+    const refresh = publication('pa', { kind: 'subscription-alter', action: 'update' });
     const refused = {
       ...plan([]),
       errors: [
