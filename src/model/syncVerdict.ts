@@ -432,8 +432,8 @@ export function nextReading(
 
 /**
  * The columns of a published table its subscriber's table lacks: the publisher's, in the
- * publications' column list where they have one (`null`: every column), but not generated ones
- * (PostgreSQL publishes those only when asked to, from 18). A change to such a table stops the
+ * publications' column list where they have one (`null`: every column but the generated ones;
+ * a list names a generated one PostgreSQL 18 sends). A change to such a table stops the
  * apply worker ("logical replication target relation … is missing replicated column").
  */
 export function missingColumns(
@@ -443,6 +443,6 @@ export function missingColumns(
 ): string[] {
   const have = new Set(subscriber.map((c) => c.name));
   return published
-    .filter((c) => !c.generated && (columnList === null || columnList.includes(c.name)) && !have.has(c.name))
+    .filter((c) => (columnList === null ? !c.generated : columnList.includes(c.name)) && !have.has(c.name))
     .map((c) => c.name);
 }

@@ -111,9 +111,11 @@ export function planComparison(
       table,
       reason: `${name} has neither a primary key nor a replica identity index to compare rows by`,
     };
+  // the columns the publications send (pg_publication_tables.attnames): a generated one only where
+  // sent (18: listed, or publish_generated_columns = stored), its values then the publisher's
   const listed = scope.columns ? new Set(scope.columns) : null;
   const columns = publisher.columns
-    .filter((c) => !c.generated && (listed === null || listed.has(c.name)))
+    .filter((c) => (listed === null ? !c.generated : listed.has(c.name)))
     .map((c) => c.name);
   const missingKey = key.columns.find((k) => !columns.includes(k));
   if (missingKey)

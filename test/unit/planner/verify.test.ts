@@ -170,6 +170,27 @@ describe('verify, pure parts', () => {
     });
   });
 
+  it('a generated column is compared only where the publications send it (18: pg_publication_tables.attnames)', () => {
+    const generated = (cols: string[]) => {
+      const s = shape(cols, ['id']);
+      return { ...s, columns: s.columns.map((c) => ({ ...c, generated: c.name === 'g' })) };
+    };
+    const compared = (columns: string[] | null) => {
+      const c = planComparison(
+        { table: { schema: 'public', name: 't' }, columns, filter: null },
+        generated(['id', 'v', 'g']),
+        shape(['id', 'v', 'g'], ['id']),
+        'west',
+      );
+      if (!('publisher' in c)) throw new Error(c.reason);
+      return c.publisher.columns;
+    };
+    // not sent: computed on each side, not compared; sent: the subscriber's plain column holds its values
+    expect(compared(null)).toEqual(['id', 'v']);
+    expect(compared(['id', 'v'])).toEqual(['id', 'v']);
+    expect(compared(['id', 'v', 'g'])).toEqual(['id', 'v', 'g']);
+  });
+
   it.each([
     [shape(['x'], null), shape(['x'], null), /neither a primary key nor a replica identity index/],
     [shape(['id', 'v'], ['id']), shape(['id'], ['id']), /on west has no column v/],
