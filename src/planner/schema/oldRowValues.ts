@@ -125,3 +125,41 @@ function unknownValuesGap(
       `${d.node} holds get ${got}, not necessarily ${d.from}'s: ${why} (hazard data-gap); ${stepGapClosing(d.name, [table])}`,
   };
 }
+
+/**
+ * A stored generated column of the subscriber made plain (DROP EXPRESSION) to take the values a
+ * publication sends of the publisher's generated one (schemaScope.ts asReceived). It runs before
+ * the publication's change (else the apply worker fails on every change until it does), so the
+ * changes the publisher made before that change and the subscriber applies after this one come
+ * without the column: those rows get NULL. And with another generation expression the rows it
+ * holds keep their own values. Always gated `data-gap`, with the comparison apply makes after
+ * it: with no write in between, equal.
+ */
+export function madePlainGap(
+  s: SyncInput,
+  l: TableColumn,
+  r: TableColumn,
+  out: Pick<ColumnEffects, 'gaps'>,
+): void {
+  const { d } = s;
+  const table = s.comparison.table;
+  const sent = s.pub.tables[table]?.columns?.find((c) => c.name === r.name);
+  if (l.generated !== null || r.generated !== 'stored' || sent?.generated !== 'stored') return;
+  const window = `the rows ${d.from} writes before its publication sends ${r.name} and ${d.node} applies after get NULL`;
+  const own =
+    sent.default === r.default
+      ? ''
+      : `, and the rows ${d.node} holds keep what its own expression (${r.default}) computed, not ${d.from}'s (${sent.default})`;
+  out.gaps.push({
+    table,
+    subscription: d.name,
+    reason: `column ${r.name} of ${table} was made plain on ${d.node} by schema sync to take the values ${d.from} sends: ${window}${own}`,
+  });
+  s.ctx.warn(
+    'data-gap',
+    `subscription ${d.name}: column ${r.name} of ${table} is generated on ${d.node}, which refuses the values ${d.from} ` +
+      `now sends: it is made plain first (DROP EXPRESSION), then the publication sends them; ${window}${own} ` +
+      `(hazard data-gap: stop the writes to ${table} until apply has run, or copy it); ${stepGapClosing(d.name, [table])}`,
+    { address: s.address, node: d.node },
+  );
+}

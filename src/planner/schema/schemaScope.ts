@@ -1,9 +1,17 @@
 import type { ClusterState, ObservedNode } from '../../model/cluster.js';
 import { compareTableNames, compareText } from '../../model/order.js';
+import { sha256Hex } from '../../model/sha256.js';
 import { missingObjects } from '../../model/tableObjects.js';
-import type { NodeTableSchemas, ObservedTableSchema, TableScope } from '../../model/tableSchema.js';
+import {
+  fingerprintText,
+  type NodeTableSchemas,
+  type ObservedTableSchema,
+  type TableColumn,
+  type TableScope,
+} from '../../model/tableSchema.js';
 import type { PublicationSpec, SubscriptionSpec, TableName, Topology } from '../../model/topology.js';
 import { PUBLISHED_UNION_FILTER_MIN_VERSION } from '../../model/versions.js';
+import { effectiveGeneratedColumns } from '../defaults.js';
 import { partitionAncestors } from '../publications/publishedRelations.js';
 
 /** Adds `tables` (as plain names) to `node`'s entry of `acc`, creating the entry even when `tables` is empty. */
@@ -78,26 +86,66 @@ export function receivedTables(
   trees: Pick<ObservedNode, 'tables' | 'serverVersion'>,
 ): Map<string, Set<string> | null> {
   const out = new Map<string, Set<string> | null>();
-  const receive = (qn: string, columns: readonly string[] | null) => {
+  for (const [qn, r] of received(topology, d, publisher, stateSchema, trees)) out.set(qn, r.columns);
+  return out;
+}
+
+/**
+ * What `d` receives of a table: its column list (null: every column) and whether every stored
+ * generated column comes with it (a publication without a list whose `generatedColumns` is
+ * `stored`, 18+). A generated column a list names comes too (PostgreSQL's 011_generated.pl).
+ */
+export interface Received {
+  columns: Set<string> | null;
+  storedGenerated: boolean;
+}
+
+/** receivedTables, with what comes of each table's generated columns. */
+export function received(
+  topology: Topology,
+  d: SubscriptionSpec,
+  publisher: NodeTableSchemas<ObservedTableSchema>,
+  stateSchema: string,
+  trees: Pick<ObservedNode, 'tables' | 'serverVersion'>,
+): Map<string, Received> {
+  const out = new Map<string, Received>();
+  const receive = (qn: string, list: readonly string[] | null, storedGenerated: boolean) => {
     if (!publisher.tables[qn] || qn.startsWith(`${stateSchema}.`)) return;
     const had = out.get(qn);
-    if (columns === null || had === null) out.set(qn, null);
-    else out.set(qn, new Set([...(had ?? []), ...columns]));
+    const columns =
+      list === null || had?.columns === null ? null : new Set([...(had?.columns ?? []), ...list]);
+    out.set(qn, { columns, storedGenerated: (had?.storedGenerated ?? false) || storedGenerated });
   };
   for (const name of [...d.publications].sort(compareText)) {
     const p = topology.publications[name];
     if (!p) continue;
+    const stored = effectiveGeneratedColumns(p.generatedColumns, trees.serverVersion) === 'stored';
     for (const [qn, t] of Object.entries(publisher.tables)) {
       if (t.schema === stateSchema) continue;
-      if (p.allTables || p.schemas.includes(t.schema)) receive(qn, null);
+      if (p.allTables || p.schemas.includes(t.schema)) receive(qn, null, stored);
     }
-    for (const t of p.tables) receive(`${t.schema}.${t.name}`, t.columns);
+    for (const t of p.tables) receive(`${t.schema}.${t.name}`, t.columns, stored && t.columns === null);
   }
   const viaRoot = d.publications.some((name) => topology.publications[name]?.viaPartitionRoot);
   if (viaRoot && trees.serverVersion >= PUBLISHED_UNION_FILTER_MIN_VERSION)
     for (const qn of [...out.keys()])
       if (partitionAncestors(qn, trees.tables).some((a) => out.has(a))) out.delete(qn);
   return new Map([...out.entries()].sort(([a], [b]) => compareText(a, b)));
+}
+
+/**
+ * The publisher's table as the subscriber receives it: a stored generated column whose values
+ * come (`r`) is, to the subscriber, a plain column they land in — PostgreSQL refuses to apply
+ * them to a generated one ("has incompatible generated column") — so it is compared, and synced,
+ * as one (its fingerprint recomputed). Unchanged where none comes, or the columns were not read.
+ */
+export function asReceived<T extends ObservedTableSchema>(t: T | null, r: Received | undefined): T | null {
+  if (!t?.columns || !r) return t;
+  const comes = (c: TableColumn) =>
+    c.generated === 'stored' && (r.columns === null ? r.storedGenerated : r.columns.has(c.name));
+  if (!t.columns.some(comes)) return t;
+  const columns = t.columns.map((c) => (comes(c) ? { ...c, generated: null, default: null } : c));
+  return { ...t, columns, fingerprint: sha256Hex(fingerprintText(columns)) };
 }
 
 /** With schemaSync: auto, whether the subscriber's table lacks an index or constraint of the publisher's (objectSync.ts plans them). */
@@ -127,22 +175,19 @@ export function columnRequests(topology: Topology, observed: ClusterState): Map<
     if (!publisher.tableSchemas || !subscriber.tableSchemas) continue;
     // a merge still to run checks a last-modified column in plan, even on a table that matches
     const merging = d.init.method === 'merge' && !subscriber.subscriptions[d.name];
-    const received = receivedTables(
-      topology,
-      d,
-      publisher.tableSchemas,
-      topology.settings.stateSchema,
-      publisher,
-    );
-    for (const qn of received.keys()) {
+    const tables = received(topology, d, publisher.tableSchemas, topology.settings.stateSchema, publisher);
+    for (const [qn, r] of tables) {
       const left = publisher.tableSchemas.tables[qn];
       const right = subscriber.tableSchemas.tables[qn];
       const lastModified =
         merging && /^last-modified\s*:/.test(d.init.strategies?.[qn] ?? d.init.strategy ?? '');
+      // a generated column that comes is compared as the plain one it lands in (asReceived)
+      const generatedMayCome = r.storedGenerated || r.columns !== null;
       if (
         left &&
         right &&
         left.fingerprint === right.fingerprint &&
+        !generatedMayCome &&
         !lastModified &&
         !lacksObjects(d, publisher.tableSchemas, subscriber.tableSchemas, qn)
       )

@@ -14,7 +14,7 @@ import { digestOf } from '../digest.js';
 import { findRename, renameAppliedText, renameOrAddText } from './columnRename.js';
 import { SCHEMA_CODES } from './schemaCodes.js';
 import { compareTables, describeDifference, differs, onlyFillableExtras } from './schemaCompare.js';
-import { lacksObjects, receivedTables } from './schemaScope.js';
+import { asReceived, lacksObjects, received } from './schemaScope.js';
 import { alterColumn, alterTableSql, renameColumnSql } from './tableDdl.js';
 import { type Creations, planTableSync } from './tableSync.js';
 
@@ -72,7 +72,7 @@ export function planSchemaSync(ctx: PlanContext) {
     const publisher = ctx.node(d.from);
     const subscriber = ctx.node(d.node);
     if (!publisher?.tableSchemas || !subscriber?.tableSchemas) continue;
-    const received = receivedTables(
+    const tables = received(
       ctx.desired,
       d,
       publisher.tableSchemas,
@@ -80,13 +80,11 @@ export function planSchemaSync(ctx: PlanContext) {
       publisher,
     );
     const tableKeys: string[] = [];
-    for (const [table, columns] of received) {
-      const comparison = compareTables(
-        publisher.tableSchemas.tables[table] ?? null,
-        subscriber.tableSchemas.tables[table] ?? null,
-        table,
-        columns,
-      );
+    for (const [table, r] of tables) {
+      const columns = r.columns;
+      const sent = publisher.tableSchemas.tables[table] ?? null;
+      const left = asReceived(sent, r);
+      const comparison = compareTables(left, subscriber.tableSchemas.tables[table] ?? null, table, columns);
       const broken = subscriber.columnGaps?.[d.name]?.[table];
       if (broken) {
         out.push({ ...toSchemaComparison(d, comparison), identityChanged: broken.reason });
@@ -112,6 +110,8 @@ export function planSchemaSync(ctx: PlanContext) {
         const key = planTableSync(sync, creations, references);
         // a rename waits for the subscription's step instead (tableSync.ts)
         if (key && !ctx.steps.some((x) => x.key === key && x.renamedAfter)) tableKeys.push(key);
+        // a generated column made plain to take the values a publication change sends: before it
+        if (key && left !== sent) publicationWaits(d, key, waits);
       }
     }
     // the subscription's create/alter runs once its tables match
@@ -119,6 +119,14 @@ export function planSchemaSync(ctx: PlanContext) {
   }
   referencedFirst(ctx, references);
   return { comparisons: out, waits };
+}
+
+/** The steps of `d`'s publications wait for `key` (a publication step's key has no node of the subscriber). */
+function publicationWaits(d: SubscriptionSpec, key: string, waits: Map<string, string[]>): void {
+  for (const p of d.publications) {
+    const k = stepKey('publication', d.from, p);
+    waits.set(k, [...(waits.get(k) ?? []), key]);
+  }
 }
 
 /**

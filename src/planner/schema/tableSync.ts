@@ -24,7 +24,7 @@ import { tx } from '../sqlBuild.js';
 import { type ColumnRename, findRename, renameOrAddText, renameReasonText } from './columnRename.js';
 import { kindOf, syncDefault } from './defaultSync.js';
 import { type ObjectSync, planObjectSync } from './objectSync.js';
-import { addColumnSql, changeTypeSql } from './oldRowValues.js';
+import { addColumnSql, changeTypeSql, madePlainGap } from './oldRowValues.js';
 import { SCHEMA_CODES } from './schemaCodes.js';
 import { differs } from './schemaCompare.js';
 import type { SyncInput } from './schemaSync.js';
@@ -402,6 +402,7 @@ function changeColumn(
     } else {
       out.drops.push(...defaultSync.drops);
       out.sets.push(...defaultSync.sets);
+      madePlainGap(s, l, r, sync);
       if (defaultSync.rewrites) sync.hazards.add('rewrites-table');
       if (kindOf(l) === 'plain' && l.default !== null) sync.requireSequences(l, subTable);
     }

@@ -977,3 +977,100 @@ describe('a column given to another column on the publisher (model/columnIdentit
     expect(syncSql(p)).toBe('');
   });
 });
+
+// PostgreSQL 18's 011_generated.pl: a generated column a publication sends (publish_generated_columns
+// = stored, or named in its column list) lands in a plain subscriber column, and a generated
+// subscriber column refuses it ("has incompatible generated column"); one it does not send is
+// computed on each side
+describe('generated columns a publication sends (18)', () => {
+  const G = (expr: string): ColumnSpec => ['g', 'integer', { generated: 'stored', default: expr }];
+  const A: ColumnSpec = ['a', 'integer'];
+  /** east publishes `generatedColumns` (observed as `was`), or a column list naming `list` */
+  const sends = (
+    pub: ColumnSpec[],
+    sub: ColumnSpec[],
+    opts: { generated?: 'stored' | 'none'; was?: 'stored' | 'none'; list?: string[] } = {},
+  ) => {
+    const w = world('auto', [table(ORDERS, pub)], [table(ORDERS, sub)], {
+      alter: (t) => {
+        const p = t.publications.orders_pub!;
+        p.generatedColumns = opts.generated ?? 'stored';
+        if (opts.list) p.tables = p.tables.map((x) => ({ ...x, columns: opts.list! }));
+      },
+    });
+    const observed = at(w.state, 'east').publications.orders_pub!;
+    observed.generatedColumns = opts.was ?? opts.generated ?? 'stored';
+    return w;
+  };
+
+  it('switched to stored over a generated subscriber column: made plain first, then the publication', () => {
+    const w = sends([ID, A, G('(a * 2)')], [ID, A, G('(a * 2)')], { was: 'none' });
+    const p = planOf(w);
+    expect(p.errors).toEqual([]);
+    expect(syncSql(p)).toContain('ALTER COLUMN "g" DROP EXPRESSION');
+    // what the publisher wrote before its change, applied after the column became plain, gets NULL
+    const sync = p.steps.find((s) => printAddress(s.address) === 'table.west/public.orders')!;
+    const publication = p.steps.find((s) => printAddress(s.address) === 'publication.orders_pub')!;
+    expect(publication.statements[0]?.sql).toContain("publish_generated_columns = 'stored'");
+    expect(publication.dependsOn).toContain(sync.id);
+    expect(sync.hazards).toContain('data-gap');
+    expect(p.warnings.map((x) => x.message).join('\n')).toMatch(
+      /rows east writes before its publication sends g and west applies after get NULL \(/,
+    );
+  });
+
+  it('named in a column list, sent whatever generatedColumns says', () => {
+    const p = planOf(
+      sends([ID, A, G('(a * 2)')], [ID, A, G('(a * 2)')], { generated: 'none', list: ['id', 'g'] }),
+    );
+    expect(p.errors).toEqual([]);
+    expect(syncSql(p)).toContain('ALTER COLUMN "g" DROP EXPRESSION');
+  });
+
+  it('another expression on the subscriber: its rows keep their own values, gated data-gap', () => {
+    const p = planOf(sends([ID, A, G('(a * 2)')], [ID, A, G('(a * 22)')]));
+    expect(syncSql(p)).toContain('ALTER COLUMN "g" DROP EXPRESSION');
+    const sync = p.steps.find((s) => printAddress(s.address) === 'table.west/public.orders')!;
+    expect(sync.hazards).toContain('data-gap');
+    expect(gapsOfStep(sync).map((g) => g.table)).toEqual([ORDERS]);
+    expect(p.warnings.map((x) => x.message).join('\n')).toMatch(
+      /keep what its own expression \(\(a \* 22\)\) computed, not east's \(\(a \* 2\)\)/,
+    );
+  });
+
+  it('a plain subscriber column takes the values sent: no difference; not sent, it is one', () => {
+    const sent = planOf(sends([ID, A, G('(a * 2)')], [ID, A, ['g', 'integer']]));
+    expect(sent.errors).toEqual([]);
+    expect(syncSql(sent)).toBe('');
+    expect(sent.schema.map((c) => c.status)).toEqual(['MATCH']);
+    const unsent = planOf(sends([ID, A, G('(a * 2)')], [ID, A, ['g', 'integer']], { generated: 'none' }));
+    expect(codes(unsent.errors)).not.toEqual([]);
+    expect(unsent.errors.map((e) => e.message).join('\n')).toContain(
+      'cannot make a column generated in place',
+    );
+  });
+
+  it('not sent, both computed: nothing to do; the columns are read only where one may be sent', () => {
+    const p = planOf(sends([ID, A, G('(a * 2)')], [ID, A, G('(a * 2)')], { generated: 'none' }));
+    expect(p.errors).toEqual([]);
+    expect(p.steps).toEqual([]);
+    // no longer sent: another expression is set in place (its rows computed again), no gap
+    const back = planOf(
+      sends([ID, A, G('(a * 2)')], [ID, A, G('(a * 22)')], { generated: 'none', was: 'stored' }),
+    );
+    expect(syncSql(back)).toContain('SET EXPRESSION AS ((a * 2))');
+    expect(back.steps.flatMap((s) => s.hazards)).not.toContain('data-gap');
+    const fingerprintsOnly = (w: ReturnType<typeof sends>) => {
+      for (const n of ['east', 'west'])
+        for (const t of Object.values(at(w.state, n).tableSchemas!.tables)) t.columns = null;
+      return columnRequests(w.t, w.state);
+    };
+    expect(
+      fingerprintsOnly(sends([ID, A, G('(a * 2)')], [ID, A, G('(a * 2)')], { generated: 'none' })).size,
+    ).toBe(0);
+    expect([...fingerprintsOnly(sends([ID, A, G('(a * 2)')], [ID, A, G('(a * 2)')])).keys()]).toEqual([
+      'east',
+      'west',
+    ]);
+  });
+});
