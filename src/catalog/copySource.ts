@@ -7,7 +7,8 @@ import { readPublishedScope } from './compareScope.js';
 
 /**
  * What steep's own copy engine reads (docs/steep-yaml.md): the tables a subscription's publications carry
- * with exactly the rows and columns they publish (row filters and column lists, PostgreSQL 15+;
+ * with exactly the rows and columns they publish (row filters and column lists, PostgreSQL 15+,
+ * and the stored generated columns 18 sends;
  * several publications of one table combine as PostgreSQL's table sync combines them: a filter
  * only when every one has one, OR-ed; every column when one has no list), each table's size
  * estimate and split key, and the split points of that key (the planner's histogram, or a
@@ -37,6 +38,8 @@ export interface CopySourceTable extends TableName {
   key: { column: string; type: string } | null;
   /** a partitioned table (COPY reads it through a SELECT) */
   partitioned: boolean;
+  /** a stored generated column among `columns` (COPY names none: it reads them through a SELECT) */
+  generated: boolean;
 }
 
 interface TableRow {
@@ -48,8 +51,16 @@ interface TableRow {
   relkind: string;
   key_column: string | null;
   key_type: string | null;
-  columns: Array<{ name: string; type: string; builtin: boolean }>;
+  /** every column but virtual generated ones; `generated`: a stored generated one */
+  columns: Array<{ name: string; type: string; builtin: boolean; generated: boolean }>;
 }
+
+/** Without its generation flag: what is copied is the column's values. */
+const copyColumn = ({ name, type, builtin }: TableRow['columns'][number]): CopyColumn => ({
+  name,
+  type,
+  builtin,
+});
 
 /**
  * The column's type has binary send and receive functions, and so has an array's element (array_send
@@ -71,13 +82,14 @@ SELECT n.nspname AS schema, c.relname AS name, greatest(c.relpages, 0)::float8 A
            ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
          WHERE i.indrelid = c.oid AND i.indisprimary) AS key_type,
        coalesce((SELECT json_agg(json_build_object('name', a.attname, 'type', pg_catalog.format_type(a.atttypid, a.atttypmod),
-                                                   'builtin', a.atttypid < 16384 AND ${BINARY_IO}) ORDER BY a.attnum)
+                                                   'builtin', a.atttypid < 16384 AND ${BINARY_IO},
+                                                   'generated', a.attgenerated <> '') ORDER BY a.attnum)
                    FROM pg_catalog.pg_attribute a
-                  WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''), '[]') AS columns
+                  WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated <> 'v'), '[]') AS columns
   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE (n.nspname, c.relname) IN (SELECT * FROM unnest($1::text[], $2::text[]))`;
 
-/** Column names and types of `tables` on a node (the subscriber's side of a copy). */
+/** Column names and types of `tables` on a node (the subscriber's side of a copy): its generated ones take no values. */
 export async function readColumns(
   client: pg.Client,
   tables: readonly TableName[],
@@ -86,7 +98,9 @@ export async function readColumns(
     tables.map((t) => t.schema),
     tables.map((t) => t.name),
   ]);
-  return new Map(rows.map((r) => [`${r.schema}.${r.name}`, r.columns]));
+  return new Map(
+    rows.map((r) => [`${r.schema}.${r.name}`, r.columns.filter((c) => !c.generated).map(copyColumn)]),
+  );
 }
 
 /**
@@ -111,15 +125,19 @@ export async function readCopySource(
   return rows
     .map((r): CopySourceTable => {
       const { columns, filter } = published.get(`${r.schema}.${r.name}`)!;
+      // the columns the publications send (pg_publication_tables.attnames, 15+): a stored
+      // generated one only where sent (18), its values then copied into a plain column
+      const copied = r.columns.filter((c) => (columns === null ? !c.generated : columns.includes(c.name)));
       return {
         schema: r.schema,
         name: r.name,
-        columns: r.columns.filter((c) => columns === null || columns.includes(c.name)),
+        columns: copied.map(copyColumn),
         rowFilter: filter,
         estimatedBytes: r.relpages * r.block_size,
         estimatedRows: r.reltuples,
         key: r.key_column && r.key_type ? { column: r.key_column, type: r.key_type } : null,
         partitioned: r.relkind === 'p',
+        generated: copied.some((c) => c.generated),
       };
     })
     .sort(compareTableNames);
@@ -176,7 +194,8 @@ export function copyOutSql(
     if (range.upper !== null) where.push(`${k} < ${quoteLiteral(range.upper)}::${t.key.type}`);
   }
   const format = binary ? ' WITH (FORMAT binary)' : '';
-  if (where.length === 0 && !t.partitioned) return `COPY ${quoteTable(t)} (${cols}) TO STDOUT${format}`;
+  if (where.length === 0 && !t.partitioned && !t.generated)
+    return `COPY ${quoteTable(t)} (${cols}) TO STDOUT${format}`;
   const filter = where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '';
   return `COPY (SELECT ${cols} FROM ${quoteTable(t)}${filter}) TO STDOUT${format}`;
 }

@@ -98,7 +98,7 @@ export function manifestTotals(m: Manifest): { files: ManifestFile[]; rows: numb
 
 /** The chunk a manifest's file holds. */
 export function fileChunk(t: ManifestTable, f: ManifestFile): Chunk {
-  const table = { ...t, estimatedBytes: 0, estimatedRows: 0, partitioned: false };
+  const table = { ...t, estimatedBytes: 0, estimatedRows: 0, partitioned: false, generated: false };
   return { table, index: f.chunk, lower: f.lower, upper: f.upper, estimatedBytes: f.estimatedBytes };
 }
 

@@ -52,6 +52,7 @@ const table = (name: string): CopySourceTable => ({
   estimatedRows: 0,
   key: null,
   partitioned: false,
+  generated: false,
 });
 
 const chunk = (name: string): Chunk => ({
