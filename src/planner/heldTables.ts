@@ -21,11 +21,16 @@ import { allowedKinds, DIFFERENCE_KINDS } from '../model/verifyDirection.js';
 import { normalisedFilter } from './publications/publicationDiff.js';
 import { partitionAncestors } from './publications/publishedRelations.js';
 
-/** What one publication sends of a table: its row filter and column list (null: every row, every column), its actions. */
+/**
+ * What one publication sends of a table: its row filter and column list (null: every row, every
+ * column), its actions, and whether its stored generated columns come (18: no list, and
+ * `generatedColumns: stored`; a list names the ones it sends).
+ */
 interface Sent {
   where: string | null;
   columns: string | null;
   publish: readonly string[];
+  storedGenerated: boolean;
 }
 
 /** What `p` sends of `table` (with its partition `ancestors`), its filter as `whereOf` gives it; null: nothing. */
@@ -48,6 +53,7 @@ function sentBy(
     where: t ? whereOf(t) : null,
     columns: t?.columns ? JSON.stringify(t.columns) : null,
     publish: p.publish,
+    storedGenerated: p.generatedColumns === 'stored' && !t?.columns,
   };
 }
 
@@ -69,8 +75,12 @@ function declaredSent(
   return sentBy(p, table, ancestors, (t) => normalisedFilter(publisher, t));
 }
 
-/** What a change from `was` to `is` leaves in a held table that its stream never mends, in words; empty: nothing. */
-function unmended(was: readonly Sent[], is: readonly Sent[]): string[] {
+/**
+ * What a change from `was` to `is` leaves in a held table that its stream never mends, in words;
+ * empty: nothing. `generated`: the publisher's table has a stored generated column (null: its
+ * columns were not read).
+ */
+function unmended(was: readonly Sent[], is: readonly Sent[], generated: boolean | null): string[] {
   const out: string[] = [];
   // filters are compared as PostgreSQL prints them: which rows one takes in that another leaves
   // out, no text says, so two different filters may do both
@@ -86,6 +96,10 @@ function unmended(was: readonly Sent[], is: readonly Sent[]): string[] {
   const lists = was.map((s) => s.columns);
   if (!lists.includes(null) && is.some((s) => s.columns === null || !lists.includes(s.columns)))
     out.push('values of columns it left out before, never copied');
+  else if (generated !== false && !was.some((s) => s.storedGenerated) && is.some((s) => s.storedGenerated))
+    out.push(
+      `values of its stored generated columns${generated === null ? ' (if it has any: its columns were not read)' : ''} it did not send before, never copied`,
+    );
   const unsent = (ss: readonly Sent[]) => {
     const sent = new Set(ss.flatMap((s) => s.publish));
     return PUBLISH_OPERATIONS.filter((a) => !sent.has(a));
@@ -126,7 +140,8 @@ export function heldTableChanges(
     });
     // joining (a refresh's copy decides) or leaving the subscription: no stream to mend
     if (was.length === 0 || is.length === 0) continue;
-    const words = unmended(was, is);
+    const columns = publisher.tableSchemas?.tables[table]?.columns;
+    const words = unmended(was, is, columns ? columns.some((c) => c.generated === 'stored') : null);
     if (words.length > 0) out.push({ table, words });
   }
   return out;
