@@ -10,7 +10,7 @@ import {
   type TableScope,
 } from '../../model/tableSchema.js';
 import type { PublicationSpec, SubscriptionSpec, TableName, Topology } from '../../model/topology.js';
-import { PUBLISHED_UNION_FILTER_MIN_VERSION } from '../../model/versions.js';
+import { GENERATED_COLUMNS_MIN_VERSION, PUBLISHED_UNION_FILTER_MIN_VERSION } from '../../model/versions.js';
 import { effectiveGeneratedColumns } from '../defaults.js';
 import { partitionAncestors } from '../publications/publishedRelations.js';
 
@@ -181,8 +181,10 @@ export function columnRequests(topology: Topology, observed: ClusterState): Map<
       const right = subscriber.tableSchemas.tables[qn];
       const lastModified =
         merging && /^last-modified\s*:/.test(d.init.strategies?.[qn] ?? d.init.strategy ?? '');
-      // a generated column that comes is compared as the plain one it lands in (asReceived)
-      const generatedMayCome = r.storedGenerated || r.columns !== null;
+      // a generated column that comes is compared as the plain one it lands in (asReceived); a
+      // column list names one only from 18
+      const generatedMayCome =
+        r.storedGenerated || (r.columns !== null && publisher.serverVersion >= GENERATED_COLUMNS_MIN_VERSION);
       if (
         left &&
         right &&

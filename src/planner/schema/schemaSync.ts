@@ -121,7 +121,7 @@ export function planSchemaSync(ctx: PlanContext) {
   return { comparisons: out, waits };
 }
 
-/** The steps of `d`'s publications wait for `key` (a publication step's key has no node of the subscriber). */
+/** The steps of `d`'s publications, on its publisher, wait for the subscriber's step `key`. */
 function publicationWaits(d: SubscriptionSpec, key: string, waits: Map<string, string[]>): void {
   for (const p of d.publications) {
     const k = stepKey('publication', d.from, p);
