@@ -48,7 +48,7 @@ function generatedPair(cluster: () => TestCluster) {
 }
 
 describe('generated columns a publication starts to send (18)', () => {
-  const cluster = useCluster({ nodes: ['east', 'west'] });
+  const cluster = useCluster({ nodes: ['east', 'west'], version: 18 });
   const { pair, steep, state, errors, generatedOnWest } = generatedPair(cluster);
   it('the same expression: made plain before the publication, gated; with the writes stopped, equal', async () => {
     const [east, west] = [cluster().node('east'), cluster().node('west')];
@@ -84,7 +84,7 @@ describe('generated columns a publication starts to send (18)', () => {
 });
 
 describe('generated columns a publication starts to send, computed otherwise on the subscriber (18)', () => {
-  const cluster = useCluster({ nodes: ['east', 'west'] });
+  const cluster = useCluster({ nodes: ['east', 'west'], version: 18 });
   const { pair, state, generatedOnWest } = generatedPair(cluster);
   it('another expression on the subscriber: gated data-gap, compared, the printed copy converges', async () => {
     const west = cluster().node('west');
@@ -107,7 +107,7 @@ describe('generated columns a publication starts to send, computed otherwise on 
 // compared none: the init said synchronized over 1,000 NULLs; now it copies one the publications
 // send into the subscriber's plain column
 describe('a sent generated column under steep own copy (18)', () => {
-  const cluster = useCluster({ nodes: ['east', 'west'] });
+  const cluster = useCluster({ nodes: ['east', 'west'], version: 18 });
 
   it('is copied, and the init compares it', async () => {
     const [east, west] = [cluster().node('east'), cluster().node('west')];
@@ -152,7 +152,7 @@ describe('a sent generated column under steep own copy (18)', () => {
 // values of rows written from then on: the switch was applied, synchronized, with every old row
 // NULL there; now it is gated data-gap, compared, and the printed copy converges
 describe('a plain subscriber column for a generated one, sent from now on (18)', () => {
-  const cluster = useCluster({ nodes: ['east', 'west'] });
+  const cluster = useCluster({ nodes: ['east', 'west'], version: 18 });
 
   it('is gated data-gap, compared by apply, and the printed reinit copies the values', async () => {
     const [east, west] = [cluster().node('east'), cluster().node('west')];
