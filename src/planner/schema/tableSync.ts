@@ -17,7 +17,7 @@ import {
   type TypeRef,
 } from '../../model/tableSchema.js';
 import type { SubscriptionSpec } from '../../model/topology.js';
-import { majorVersion, PG18 } from '../../model/versions.js';
+import { GENERATED_COLUMNS_MIN_VERSION, majorVersion, PG18 } from '../../model/versions.js';
 import { listText, PHASE, sameJson, stepKey } from '../context.js';
 import { digestOf } from '../digest.js';
 import { tx } from '../sqlBuild.js';
@@ -398,7 +398,14 @@ function changeColumn(
   if (defaultChanged) {
     const defaultSync = syncDefault(l, r, s.subscriber.serverVersion, typeChanged);
     if (typeof defaultSync === 'string') {
-      sync.problems.push(`column ${l.name} of ${table}: ${defaultSync}`);
+      // a plain subscriber column takes the values of a stored generated one that is sent (18)
+      const sendIt =
+        l.generated === 'stored' &&
+        kindOf(r) === 'plain' &&
+        s.publisher.serverVersion >= GENERATED_COLUMNS_MIN_VERSION
+          ? `, or have ${s.d.from}'s publication send its values into it (generatedColumns: stored)`
+          : '';
+      sync.problems.push(`column ${l.name} of ${table}: ${defaultSync}${sendIt}`);
     } else {
       out.drops.push(...defaultSync.drops);
       out.sets.push(...defaultSync.sets);
