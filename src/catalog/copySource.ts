@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { compareTableNames } from '../model/order.js';
 import { quoteIdent, quoteLiteral, quoteTable } from '../model/sql.js';
 import { qualifiedName, type TableName } from '../model/topology.js';
-import { throughAncestors } from '../model/verify.js';
+import { sentColumns, throughAncestors } from '../model/verify.js';
 import { readPublishedScope } from './compareScope.js';
 
 /**
@@ -125,9 +125,8 @@ export async function readCopySource(
   return rows
     .map((r): CopySourceTable => {
       const { columns, filter } = published.get(`${r.schema}.${r.name}`)!;
-      // the columns the publications send (pg_publication_tables.attnames, 15+): a stored
-      // generated one only where sent (18), its values then copied into a plain column
-      const copied = r.columns.filter((c) => (columns === null ? !c.generated : columns.includes(c.name)));
+      // a stored generated one sent (18) is copied into the subscriber's plain column
+      const copied = sentColumns(r.columns, columns);
       return {
         schema: r.schema,
         name: r.name,

@@ -35,6 +35,7 @@ import { reconnect, riseAcrossRestart } from './reconnect.js';
 import { quoteIdent } from './sql.js';
 import type { SyncVerdictWord } from './statusWords.js';
 import type { SubscriptionRef } from './topology.js';
+import { sentColumns } from './verify.js';
 
 /** pg_stat_subscription_stats' counters as steep last read them on the subscriber. */
 export interface ErrorReading {
@@ -442,7 +443,7 @@ export function missingColumns(
   columnList: readonly string[] | null,
 ): string[] {
   const have = new Set(subscriber.map((c) => c.name));
-  return published
-    .filter((c) => (columnList === null ? !c.generated : columnList.includes(c.name)) && !have.has(c.name))
+  return sentColumns(published, columnList)
+    .filter((c) => !have.has(c.name))
     .map((c) => c.name);
 }

@@ -227,6 +227,20 @@ export interface PublishedScope {
   ancestors?: string[] | null;
 }
 
+/**
+ * Of a published table's columns, those its publications send, given the names they send
+ * (`pg_publication_tables.attnames`, 15+; null: every column, before 15): a generated column only
+ * where named (PostgreSQL 18 sends one a column list names, or all with
+ * publish_generated_columns = stored). What verify compares, steep's own copy copies and a
+ * subscriber's table must have.
+ */
+export function sentColumns<T extends { name: string; generated: unknown }>(
+  columns: readonly T[],
+  sent: readonly string[] | null,
+): T[] {
+  return columns.filter((c) => (sent === null ? !c.generated : sent.includes(c.name)));
+}
+
 /** A table's columns and the key it can be compared by, on one node. */
 export interface TableShape {
   table: TableName;

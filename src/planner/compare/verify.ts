@@ -1,11 +1,12 @@
 import { qualifiedName, type TableName } from '../../model/topology.js';
-import type {
-  KeyColumn,
-  NotVerifiable,
-  PublishedScope,
-  TableComparison,
-  TableShape,
-  ThroughAncestor,
+import {
+  type KeyColumn,
+  type NotVerifiable,
+  type PublishedScope,
+  sentColumns,
+  type TableComparison,
+  type TableShape,
+  type ThroughAncestor,
 } from '../../model/verify.js';
 import { type AllowedKinds, allowedKinds, allowsEverything } from '../../model/verifyDirection.js';
 import { rowSecurityRefusal } from './rowSecurity.js';
@@ -111,12 +112,7 @@ export function planComparison(
       table,
       reason: `${name} has neither a primary key nor a replica identity index to compare rows by`,
     };
-  // the columns the publications send (pg_publication_tables.attnames): a generated one only where
-  // sent (18: listed, or publish_generated_columns = stored), its values then the publisher's
-  const listed = scope.columns ? new Set(scope.columns) : null;
-  const columns = publisher.columns
-    .filter((c) => (listed === null ? !c.generated : listed.has(c.name)))
-    .map((c) => c.name);
+  const columns = sentColumns(publisher.columns, scope.columns ?? null).map((c) => c.name);
   const missingKey = key.columns.find((k) => !columns.includes(k));
   if (missingKey)
     return { table, reason: `the column list of ${name} leaves out its key column ${missingKey}` };
