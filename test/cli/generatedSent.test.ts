@@ -44,7 +44,18 @@ function generatedPair(cluster: () => TestCluster) {
         )
     )[0]?.g;
 
-  return { pair, steep: pair.steep, state, errors, generatedOnWest };
+  /** The pair set up, west's g then redefined by hand as `definition` (east does not send it), a writer going. */
+  const westRedefined = async (definition: string) => {
+    await pair.setUp(COLUMNS, FILL);
+    const west = cluster().node('west');
+    await west.query('ALTER TABLE public.items DROP COLUMN g');
+    await west.query(`ALTER TABLE public.items ADD COLUMN g ${definition}`);
+    const writer = pair.startWriter();
+    await writer.more('writes before the switch');
+    return writer;
+  };
+
+  return { pair, steep: pair.steep, state, errors, generatedOnWest, westRedefined };
 }
 
 describe('generated columns a publication starts to send (18)', () => {
@@ -85,15 +96,10 @@ describe('generated columns a publication starts to send (18)', () => {
 
 describe('generated columns a publication starts to send, computed otherwise on the subscriber (18)', () => {
   const cluster = useCluster({ nodes: ['east', 'west'], version: 18 });
-  const { pair, state, generatedOnWest } = generatedPair(cluster);
+  const { pair, state, generatedOnWest, westRedefined } = generatedPair(cluster);
   it('another expression on the subscriber: gated data-gap, compared, the printed copy converges', async () => {
-    const west = cluster().node('west');
-    await pair.setUp(COLUMNS, FILL);
     // computed otherwise on west (lower, not upper), which east does not send
-    await west.query('ALTER TABLE public.items DROP COLUMN g');
-    await west.query('ALTER TABLE public.items ADD COLUMN g text GENERATED ALWAYS AS (lower(v)) STORED');
-    const writer = pair.startWriter();
-    await writer.more('writes before the switch');
+    const writer = await westRedefined('text GENERATED ALWAYS AS (lower(v)) STORED');
     state.generated = 'stored';
     pair.writeItemsConfig();
     await pair.expectGated(/keep what its own expression \(lower\(v\)\) computed, not east's \(upper\(v\)\)/);
@@ -154,15 +160,10 @@ describe('a sent generated column under steep own copy (18)', () => {
 // literally under writes with the printed copy it converges
 describe('a plain subscriber column for a generated one, sent from now on (18)', () => {
   const cluster = useCluster({ nodes: ['east', 'west'], version: 18 });
-  const { pair, steep, state } = generatedPair(cluster);
+  const { pair, steep, state, westRedefined } = generatedPair(cluster);
 
   it("the plan's way out, followed under writes: gated data-gap, compared, and the printed reinit converges", async () => {
-    const west = cluster().node('west');
-    await pair.setUp(COLUMNS, FILL);
-    await west.query('ALTER TABLE public.items DROP COLUMN g');
-    await west.query('ALTER TABLE public.items ADD COLUMN g text');
-    const writer = pair.startWriter();
-    await writer.more('writes before the switch');
+    const writer = await westRedefined('text');
     const refused = await steep(['plan']);
     expect(refused.code, refused.stdout).toBe(1);
     expect(refused.stdout + refused.stderr).toContain(
