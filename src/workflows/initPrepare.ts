@@ -1,21 +1,30 @@
 import type pg from 'pg';
+import { readCopySource } from '../catalog/copySource.js';
 import { clusterReadOptions, readCluster } from '../catalog/readCluster.js';
 import { loadTopology } from '../config/load.js';
+import { nodeSession, withSession } from '../db/connect.js';
 import { lockedSessions } from '../db/lockedSession.js';
 import type { EventSink, Stop } from '../executors/events.js';
 import { recordTransition } from '../executors/initFollow.js';
 import { createPreparedSlot, type MadeSlot, PREPARE_APPLICATION_NAME } from '../executors/preparedSlot.js';
 import { runStep } from '../executors/runStep.js';
 import { subscriptionAddress } from '../model/address.js';
+import type { ClusterState, ObservedNode } from '../model/cluster.js';
 import type { Problem } from '../model/errors.js';
 import { SteepError } from '../model/errors.js';
-import { declaredSubscription, type SubscriptionSpec, type Topology } from '../model/topology.js';
+import {
+  declaredSubscription,
+  qualifiedName,
+  type SubscriptionSpec,
+  type Topology,
+} from '../model/topology.js';
 import {
   checkPrepareMethod,
   cloneCommands,
   dumpCommands,
   type PreparePlan,
   planInitPrepare,
+  type SentColumns,
 } from '../planner/init/initPrepare.js';
 import { CloneMarkStore } from '../state/cloneMarks.js';
 import { InitSlotStore } from '../state/initSlots.js';
@@ -76,15 +85,19 @@ export async function prepareInit(
     clusterReadOptions(topology.settings),
   );
   const plan = planInitPrepare(topology, observed, d, opts.hold);
+  // read before the slot is made: what the printed copies name
+  const sent =
+    plan.kind === 'create' && opts.hold && !physical ? await readSent(topology, d, observed) : null;
   const made =
     plan.kind === 'create'
       ? await makePreparedSlot(topology, d, plan, { physical, stop: opts.stop, onEvent })
       : null;
   const subscriber = observed.nodes[d.node];
   const superuser = subscriber !== undefined && 'role' in subscriber && subscriber.role.superuser;
-  const commands = made?.snapshotName
-    ? dumpCommands(topology, d, plan.tables, made.snapshotName, superuser)
-    : null;
+  const commands =
+    made?.snapshotName && sent
+      ? dumpCommands(topology, d, plan.tables, made.snapshotName, superuser, sent)
+      : null;
   const result: PrepareResult = {
     subscription: d.name,
     node: d.node,
@@ -111,6 +124,21 @@ export async function prepareInit(
     repl.once('error', () => resolve());
   });
   return { result, held: { closed, release: () => repl.end().catch(() => {}) } };
+}
+
+/** The columns the subscription's publications send of each table, by `schema.table`, read on its publisher. */
+async function readSent(
+  topology: Topology,
+  d: SubscriptionSpec,
+  observed: ClusterState,
+): Promise<Map<string, SentColumns>> {
+  const version = (observed.nodes[d.from] as ObservedNode).serverVersion;
+  const tables = await withSession(nodeSession(topology, d.from, PREPARE_APPLICATION_NAME), (client) =>
+    readCopySource(client, d.publications, version, topology.settings.stateSchema),
+  );
+  return new Map(
+    tables.map((t) => [qualifiedName(t), { columns: t.columns.map((c) => c.name), generated: t.generated }]),
+  );
 }
 
 /**

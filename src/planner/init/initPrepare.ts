@@ -221,6 +221,12 @@ function shellQuote(s: string): string {
   return /^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
+/** The columns the publications send of a table, in the publisher's order; `generated`: a stored generated one among them. */
+export interface SentColumns {
+  columns: string[];
+  generated: boolean;
+}
+
 /**
  * What the subscription carries of each table its publications filter: a row filter (the
  * filters of its publications ORed, none when one publishes the table without), a column list
@@ -263,9 +269,11 @@ export function carriedSlices(
 
 /**
  * The pg_dump of the subscribed tables' data at the exported snapshot, and its restore. pg_dump
- * dumps whole tables, so a table whose publications filter rows or list columns is left out of
+ * dumps whole tables and no generated column, so a table whose publications filter rows or list
+ * columns, or send a stored generated column (18: into the subscriber's plain one), is left out of
  * it and copied by a psql pipeline of its own instead (`copies`): COPY of exactly the carried rows
- * and columns at the same snapshot, into the same columns on the subscriber.
+ * and columns (`sent`: the names its publications send, read from the publisher) at the same
+ * snapshot, into the columns of those names on the subscriber, whatever their order there.
  *
  * The restore runs in one transaction (a failure leaves no table half-loaded). A superuser's
  * restore disables triggers, as replication's own copy does; `--disable-triggers` is a
@@ -278,11 +286,14 @@ export function dumpCommands(
   tables: string[],
   snapshot: string,
   subscriberIsSuperuser: boolean,
+  sent: ReadonlyMap<string, SentColumns>,
 ): { pgDump: string | null; pgRestore: string | null; copies: string[] } {
   const fromDb = shellQuote(buildConninfo({ ...topology.nodes[d.from]!.connection, password: undefined }));
   const toDb = shellQuote(buildConninfo({ ...topology.nodes[d.node]!.connection, password: undefined }));
   const file = `${d.name}.dump`;
   const slices = carriedSlices(topology, d, tables);
+  for (const qn of tables)
+    if (!slices.has(qn) && sent.get(qn)?.generated) slices.set(qn, { columns: null, where: null });
   const whole = tables.filter((qn) => !slices.has(qn));
   const command = (...args: string[]) => (whole.length === 0 ? null : args.join(' '));
   const pgDump = command(
@@ -304,11 +315,20 @@ export function dumpCommands(
   );
   const psql = (db: string) => `psql -X -q -v ON_ERROR_STOP=1 --dbname=${db}`;
   const copies = [...slices.entries()].map(([qn, s]) => {
-    const columns = s.columns ? ` (${s.columns.map(quoteIdent).join(', ')})` : '';
-    const select = `SELECT ${s.columns ? s.columns.map(quoteIdent).join(', ') : '*'} FROM ${quoteQualified(qn)}${s.where ? ` WHERE ${s.where}` : ''}`;
+    const names = s.columns ?? sent.get(qn)?.columns;
+    if (!names)
+      throw new SteepError(
+        'init.prepare_columns',
+        `the columns subscription ${d.name} carries of ${qn} were not read on ${d.from}, so no COPY of it can be printed; ` +
+          `run ${adviceText('initCancel', d.name)}, then steep init prepare ${d.name} --hold again`,
+        where(d),
+      );
+    // named on both sides: COPY matches columns by position, logical replication by name
+    const columns = names.map(quoteIdent).join(', ');
+    const select = `SELECT ${columns} FROM ${quoteQualified(qn)}${s.where ? ` WHERE ${s.where}` : ''}`;
     return (
       `${psql(fromDb)} -c 'BEGIN ISOLATION LEVEL REPEATABLE READ' -c ${shellQuote(`SET TRANSACTION SNAPSHOT '${snapshot}'`)} ` +
-      `-c ${shellQuote(`COPY (${select}) TO STDOUT`)} | ${psql(toDb)} -c ${shellQuote(`COPY ${quoteQualified(qn)}${columns} FROM STDIN`)}`
+      `-c ${shellQuote(`COPY (${select}) TO STDOUT`)} | ${psql(toDb)} -c ${shellQuote(`COPY ${quoteQualified(qn)} (${columns}) FROM STDIN`)}`
     );
   });
   return { pgDump, pgRestore, copies };

@@ -26,6 +26,13 @@ subscriptions:
     init: { method: manual }
 `;
 
+/** What the publisher sends of each table (read by the workflow): none with a generated column */
+const SENT = new Map([
+  ['public.customers', { columns: ['id', 'region'], generated: false }],
+  ['public.notes', { columns: ['id', 'body'], generated: false }],
+  ['public.orders', { columns: ['id', 'total'], generated: false }],
+]);
+
 describe('manual init: the printed dump and copies', () => {
   it('dumps whole tables with pg_dump and copies a filtered one by a psql COPY of exactly its carried rows and columns', () => {
     const { topology, errors } = check(FILE);
@@ -37,6 +44,7 @@ describe('manual init: the printed dump and copies', () => {
       ['public.customers', 'public.notes', 'public.orders'],
       '00000003-1',
       true,
+      SENT,
     );
     expect(c.pgDump).toContain(`--table='"public"."orders"'`);
     expect(c.pgDump).not.toContain('customers');
@@ -47,7 +55,11 @@ describe('manual init: the printed dump and copies', () => {
       `COPY (SELECT "id", "region" FROM "public"."customers" WHERE (region = '\\''eu'\\'')) TO STDOUT`,
     );
     expect(c.copies[0]).toContain(`COPY "public"."customers" ("id", "region") FROM STDIN`);
-    expect(c.copies[1]).toContain(`COPY (SELECT * FROM "public"."notes" WHERE (id > 10)) TO STDOUT`);
+    // no column list: the columns the publisher sends, named on both sides (COPY matches by position)
+    expect(c.copies[1]).toContain(
+      `COPY (SELECT "id", "body" FROM "public"."notes" WHERE (id > 10)) TO STDOUT`,
+    );
+    expect(c.copies[1]).toContain(`COPY "public"."notes" ("id", "body") FROM STDIN`);
     // the same table whole in another publication: carried whole, so dumped
     const both = check(FILE.replace('tables: [public.orders]', 'tables: [public.orders, public.notes]'));
     const c2 = dumpCommands(
@@ -56,17 +68,32 @@ describe('manual init: the printed dump and copies', () => {
       ['public.notes'],
       's',
       true,
+      SENT,
     );
     expect(c2.copies).toEqual([]);
     expect(c2.pgDump).toContain('notes');
+  });
+
+  it('copies a whole table whose publication sends a stored generated column (pg_dump leaves it out); refuses a slice whose columns were not read', () => {
+    const { topology } = check(FILE);
+    const d = topology!.subscriptions.west_man!;
+    const sent = new Map([...SENT, ['public.orders', { columns: ['id', 'total', 'tax'], generated: true }]]);
+    const c = dumpCommands(topology!, d, ['public.orders'], 's', true, sent);
+    expect(c.pgDump).toBeNull();
+    expect(c.copies).toHaveLength(1);
+    expect(c.copies[0]).toContain(`COPY (SELECT "id", "total", "tax" FROM "public"."orders") TO STDOUT`);
+    expect(c.copies[0]).toContain(`COPY "public"."orders" ("id", "total", "tax") FROM STDIN`);
+    expect(() => dumpCommands(topology!, d, ['public.notes'], 's', true, new Map())).toThrow(
+      /the columns subscription west_man carries of public\.notes were not read on east, so no COPY of it can be printed; run steep init cancel west_man/,
+    );
   });
 
   it("restores in one transaction; only a superuser's restore disables triggers (pg_restore refuses it to others)", () => {
     const { topology } = check(FILE);
     const d = topology!.subscriptions.west_man!;
     const tables = ['public.orders'];
-    const asSuperuser = dumpCommands(topology!, d, tables, 's', true).pgRestore!;
-    const asRole = dumpCommands(topology!, d, tables, 's', false).pgRestore!;
+    const asSuperuser = dumpCommands(topology!, d, tables, 's', true, SENT).pgRestore!;
+    const asRole = dumpCommands(topology!, d, tables, 's', false, SENT).pgRestore!;
     expect(asSuperuser).toMatch(
       /^pg_restore .*--data-only --single-transaction --disable-triggers west_man\.dump$/,
     );
