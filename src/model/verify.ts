@@ -3,7 +3,13 @@
  * and what the comparison found. Shared by `verify`, `verify --repair` and later `merge analyze`.
  */
 import { compareText } from './order.js';
-import { qualifiedName, type SubscriptionRef, type SubscriptionSpec, type TableName } from './topology.js';
+import {
+  type PublicationDef,
+  qualifiedName,
+  type SubscriptionRef,
+  type SubscriptionSpec,
+  type TableName,
+} from './topology.js';
 import type { AllowedDifferences, AllowedKinds } from './verifyDirection.js';
 
 /** One column of the key a table is compared by, as one side declares it. */
@@ -239,6 +245,29 @@ export function sentColumns<T extends { name: string; generated: unknown }>(
   sent: readonly string[] | null,
 ): T[] {
   return columns.filter((c) => (sent === null ? !c.generated : sent.includes(c.name)));
+}
+
+/**
+ * The names the publications of a subscription send of table `t` (`columns`: its columns on the
+ * publisher), as `sentColumns` takes them: a column list's names; every column but the virtual
+ * generated ones where a publication lists none and has publish_generated_columns = stored (18);
+ * null where one lists none without it (every column but the generated ones).
+ */
+export function sentNames(
+  publications: readonly Pick<PublicationDef, 'allTables' | 'schemas' | 'tables' | 'generatedColumns'>[],
+  t: TableName,
+  columns: readonly { name: string; generated: 'stored' | 'virtual' | null }[],
+): string[] | null {
+  const listed = new Set<string>();
+  let every: 'plain' | 'stored' | null = null;
+  for (const p of publications) {
+    const pt = p.tables.find((x) => x.schema === t.schema && x.name === t.name);
+    if (!p.allTables && !p.schemas.includes(t.schema) && !pt) continue;
+    if (pt?.columns) for (const c of pt.columns) listed.add(c);
+    else every = every === 'stored' || p.generatedColumns === 'stored' ? 'stored' : 'plain';
+  }
+  if (every === 'stored') return columns.filter((c) => c.generated !== 'virtual').map((c) => c.name);
+  return every === 'plain' || listed.size === 0 ? null : [...listed];
 }
 
 /** A table's columns and the key it can be compared by, on one node. */

@@ -1,7 +1,7 @@
 import { readPrivilegeDenied, readSetRoleDenied } from '../catalog/subscriptionOnNode.js';
 import { readTableColumns } from '../catalog/tableSchemas.js';
 import { nodeSession, withSession } from '../db/connect.js';
-import { type ClusterState, type ObservedNode, reachableNode } from '../model/cluster.js';
+import { type ClusterState, reachableNode } from '../model/cluster.js';
 import { applyPrivileges, privilegeDeniedText } from '../model/ownerPrivileges.js';
 import { missingColumns, type SyncFacts, setRoleDeniedText } from '../model/syncVerdict.js';
 import type { TableSchema } from '../model/tableSchema.js';
@@ -12,6 +12,7 @@ import {
   type TableName,
   type Topology,
 } from '../model/topology.js';
+import { sentNames } from '../model/verify.js';
 import { PG16 } from '../model/versions.js';
 import { addTables } from '../planner/schema/schemaScope.js';
 import { readEachNode } from './tableFacts.js';
@@ -62,27 +63,17 @@ export async function missingColumnsOf(
       const p = pub[qn];
       const s = sub[qn];
       if (!p || !s) continue;
-      const lacks = missingColumns(p.columns, s.columns, columnList(publisher, publications, t));
+      const sent = sentNames(
+        publications.flatMap((name) => publisher.publications[name] ?? []),
+        t,
+        p.columns,
+      );
+      const lacks = missingColumns(p.columns, s.columns, sent);
       if (lacks.length > 0) found[qn] = lacks;
     }
     out.set(`${f.node}/${f.subscription}`, found);
   }
   return out;
-}
-
-/** The column list the subscription's publications give a table: null when one publishes every column. */
-function columnList(publisher: ObservedNode, publications: readonly string[], t: TableName): string[] | null {
-  const lists: string[] = [];
-  for (const name of publications) {
-    const p = publisher.publications[name];
-    if (!p) continue;
-    if (p.allTables || p.schemas.includes(t.schema)) return null;
-    const pt = p.tables.find((x) => x.schema === t.schema && x.name === t.name);
-    if (!pt) continue;
-    if (pt.columns === null) return null;
-    lists.push(...pt.columns);
-  }
-  return lists.length > 0 ? lists : null;
 }
 
 /**

@@ -3,7 +3,7 @@ import { steepWith, writeConfig } from '../support/cli.js';
 import { type TestCluster, useCluster } from '../support/cluster.js';
 import { ITEMS_SUB, itemsPair } from '../support/itemsPair.js';
 import { digestsByName, idsMissing, waitCaughtUp } from '../support/replicationData.js';
-import { nodesYaml, passwordEnv } from '../support/topologyFile.js';
+import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
  * A publication switched to `generatedColumns: stored` (PostgreSQL 18) over a subscriber whose
@@ -175,4 +175,30 @@ describe('a plain subscriber column for a generated one, sent from now on (18)',
     await pair.appliedDiverged(['--allow-hazard', 'data-gap']);
     await pair.reinitConverges(writer, 'generated column sent from now on');
   }, 300_000);
+});
+
+// a publication switched to stored by hand over a subscriber that has no such column: the worker
+// stops ("is missing replicated column"), and status names the column, as for any other one
+describe('a stored generated column sent to a subscriber that lacks it (18)', () => {
+  const cluster = useCluster({ nodes: ['east', 'west'], version: 18 });
+  const { pair, steep } = generatedPair(cluster);
+
+  it('status names the column the worker misses', async () => {
+    await pair.setUp(COLUMNS, FILL);
+    const [east, west] = [cluster().node('east'), cluster().node('west')];
+    await west.query('ALTER TABLE public.items DROP COLUMN g');
+    await east.query('ALTER PUBLICATION items_pub SET (publish_generated_columns = stored)');
+    await east.query("INSERT INTO public.items (v) VALUES ('after the switch')");
+    await eventually(
+      async () =>
+        (await steep(['status'])).stdout.includes(
+          'public.items on west lacks column g, which east publishes',
+        ),
+      HANG_MS,
+      'status naming the missing column',
+    );
+    const check = await steep(['status', '--check']);
+    expect(check.code, check.stdout).toBe(2);
+    expect(check.stdout).toMatch(/items_sub\s+west ← east\s+failing/);
+  });
 });

@@ -8,6 +8,7 @@ import {
   type SyncFacts,
   syncVerdict,
 } from '../../../src/model/syncVerdict.js';
+import { sentNames } from '../../../src/model/verify.js';
 
 const NOW = '2026-01-01T12:00:00.000Z';
 const EARLIER = '2026-01-01T11:59:00.000Z';
@@ -498,5 +499,34 @@ describe('missingColumns', () => {
     expect(missingColumns(pub, [{ name: 'id' }, { name: 'v' }], null)).toEqual(['note']);
     expect(missingColumns(pub, [{ name: 'id' }, { name: 'v' }], ['id', 'v'])).toEqual([]);
     expect(missingColumns(pub, [{ name: 'id' }, { name: 'v' }, { name: 'note' }], null)).toEqual([]);
+  });
+
+  it('names a stored generated column a publication sends (18: publish_generated_columns = stored), never a virtual one', () => {
+    const t = { schema: 'public', name: 'items' };
+    const columns = [
+      { name: 'id', generated: null },
+      { name: 'total', generated: 'stored' as const },
+      { name: 'shown', generated: 'virtual' as const },
+    ];
+    const pub = (o: {
+      generatedColumns?: 'stored' | 'none';
+      columns?: string[] | null;
+      allTables?: boolean;
+    }) => ({
+      allTables: o.allTables ?? false,
+      schemas: [],
+      tables: o.allTables ? [] : [{ ...t, columns: o.columns ?? null, where: null }],
+      generatedColumns: o.generatedColumns ?? null,
+    });
+    const subscriber = [{ name: 'id' }];
+    const lacks = (pubs: ReturnType<typeof pub>[]) =>
+      missingColumns(columns, subscriber, sentNames(pubs, t, columns));
+    expect(lacks([pub({})])).toEqual([]);
+    expect(lacks([pub({ generatedColumns: 'none' })])).toEqual([]);
+    expect(lacks([pub({ generatedColumns: 'stored' })])).toEqual(['total']);
+    expect(lacks([pub({ allTables: true, generatedColumns: 'stored' })])).toEqual(['total']);
+    expect(lacks([pub({ columns: ['id', 'total'] })])).toEqual(['total']);
+    // a publication of another table sends nothing of this one
+    expect(sentNames([{ ...pub({}), tables: [] }], t, columns)).toBeNull();
   });
 });
