@@ -1,9 +1,8 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { prepareHolding, steepWith, writeConfig } from '../support/cli.js';
-import { type TestNode, testVersions, useCluster } from '../support/cluster.js';
+import { testVersions, useCluster } from '../support/cluster.js';
+import { HAS_PSQL, passfile } from '../support/psqlClient.js';
 import {
   copyAtSnapshot,
   createTables,
@@ -30,20 +29,10 @@ const TABLES: TableDef[] = [
 ];
 const NAMES = TABLES.map((t) => t.name);
 
-/** A psql client on PATH (the test runs the printed COPY pipeline with it when there is one). */
-const HAS_PSQL = spawnSync('psql', ['--version']).status === 0;
 /** The major version of pg_dump on PATH (0: none); it dumps servers of its version and older. */
 const PG_DUMP_MAJOR = Number(
   /(\d+)\./.exec(spawnSync('pg_dump', ['--version'], { encoding: 'utf8' }).stdout ?? '')?.[1] ?? 0,
 );
-
-/** A passfile with both nodes' passwords, as a DBA's .pgpass would hold them. */
-function passfile(nodes: TestNode[]): string {
-  const file = join(tempDir('steep-pgpass-'), 'pgpass');
-  writeFileSync(file, nodes.map((n) => `127.0.0.1:${n.port}:app:postgres:${n.password}\n`).join(''));
-  chmodSync(file, 0o600);
-  return file;
-}
 
 describe.each(testVersions())('manual init on PostgreSQL %i', (version) => {
   const cluster = useCluster({ nodes: ['east', 'west'], version });

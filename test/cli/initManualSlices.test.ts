@@ -1,11 +1,9 @@
-import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { prepareHolding, steepWith, writeConfig } from '../support/cli.js';
 import { type TestNode, useCluster } from '../support/cluster.js';
+import { HAS_PSQL, passfile } from '../support/psqlClient.js';
 import { waitCaughtUp } from '../support/replicationData.js';
-import { tempDir } from '../support/tempDir.js';
 import { nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
@@ -17,15 +15,6 @@ import { nodesYaml, passwordEnv } from '../support/topologyFile.js';
  * (pg_dump leaves generated columns out). Writes go on between prepare and apply; every carried
  * row arrives exactly once, compared by steep verify and by column name on both sides.
  */
-
-const HAS_PSQL = spawnSync('psql', ['--version']).status === 0;
-
-function passfile(nodes: TestNode[]): string {
-  const file = join(tempDir('steep-pgpass-'), 'pgpass');
-  writeFileSync(file, nodes.map((n) => `127.0.0.1:${n.port}:app:postgres:${n.password}\n`).join(''));
-  chmodSync(file, 0o600);
-  return file;
-}
 
 /** count and an order-independent checksum of `columns` of the rows `where` picks */
 async function digest(n: TestNode, table: string, columns: string, where = 'true'): Promise<unknown> {
