@@ -21,6 +21,7 @@ import {
 import {
   checkPrepareMethod,
   cloneCommands,
+  copiedSlices,
   dumpCommands,
   type PreparePlan,
   planInitPrepare,
@@ -85,9 +86,11 @@ export async function prepareInit(
     clusterReadOptions(topology.settings),
   );
   const plan = planInitPrepare(topology, observed, d, opts.hold);
-  // read before the slot is made: what the printed copies name
-  const sent =
-    plan.kind === 'create' && opts.hold && !physical ? await readSent(topology, d, observed) : null;
+  // resolved before the slot is made: what the printed copies name
+  const slices =
+    plan.kind === 'create' && opts.hold && !physical
+      ? copiedSlices(topology, d, plan.tables, await readSent(topology, d, observed))
+      : null;
   const made =
     plan.kind === 'create'
       ? await makePreparedSlot(topology, d, plan, { physical, stop: opts.stop, onEvent })
@@ -95,8 +98,8 @@ export async function prepareInit(
   const subscriber = observed.nodes[d.node];
   const superuser = subscriber !== undefined && 'role' in subscriber && subscriber.role.superuser;
   const commands =
-    made?.snapshotName && sent
-      ? dumpCommands(topology, d, plan.tables, made.snapshotName, superuser, sent)
+    made?.snapshotName && slices
+      ? dumpCommands(topology, d, plan.tables, made.snapshotName, superuser, slices)
       : null;
   const result: PrepareResult = {
     subscription: d.name,

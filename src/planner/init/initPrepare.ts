@@ -267,6 +267,39 @@ export function carriedSlices(
   return out;
 }
 
+/** The tables `dumpCommands` copies by psql instead of pg_dump: the columns named, and the row filter. */
+export type CopiedSlices = ReadonlyMap<string, { columns: string[]; where: string | null }>;
+
+/**
+ * Which of `tables` pg_dump cannot restore as the subscription carries them (below), with the
+ * columns their copies name: the publications' column list, else the names they send (`sent`,
+ * read on the publisher). Resolved before the slot is made: a table whose columns were not read
+ * refuses the prepare with nothing made.
+ */
+export function copiedSlices(
+  topology: Topology,
+  d: SubscriptionSpec,
+  tables: string[],
+  sent: ReadonlyMap<string, SentColumns>,
+): CopiedSlices {
+  const slices = carriedSlices(topology, d, tables);
+  for (const qn of tables)
+    if (!slices.has(qn) && sent.get(qn)?.generated) slices.set(qn, { columns: null, where: null });
+  const out = new Map<string, { columns: string[]; where: string | null }>();
+  for (const [qn, s] of slices) {
+    const columns = s.columns ?? sent.get(qn)?.columns;
+    if (!columns)
+      throw new SteepError(
+        'init.prepare_columns',
+        `subscription ${d.name} carries ${qn} from ${d.from}, which does not list it among what its publications send ` +
+          '(a partition published through its root?), so no copy of its rows can be printed; nothing was made',
+        where(d),
+      );
+    out.set(qn, { columns, where: s.where });
+  }
+  return out;
+}
+
 /**
  * The pg_dump of the subscribed tables' data at the exported snapshot, and its restore. pg_dump
  * dumps whole tables and no generated column, so a table whose publications filter rows or list
@@ -286,14 +319,11 @@ export function dumpCommands(
   tables: string[],
   snapshot: string,
   subscriberIsSuperuser: boolean,
-  sent: ReadonlyMap<string, SentColumns>,
+  slices: CopiedSlices,
 ): { pgDump: string | null; pgRestore: string | null; copies: string[] } {
   const fromDb = shellQuote(buildConninfo({ ...topology.nodes[d.from]!.connection, password: undefined }));
   const toDb = shellQuote(buildConninfo({ ...topology.nodes[d.node]!.connection, password: undefined }));
   const file = `${d.name}.dump`;
-  const slices = carriedSlices(topology, d, tables);
-  for (const qn of tables)
-    if (!slices.has(qn) && sent.get(qn)?.generated) slices.set(qn, { columns: null, where: null });
   const whole = tables.filter((qn) => !slices.has(qn));
   const command = (...args: string[]) => (whole.length === 0 ? null : args.join(' '));
   const pgDump = command(
@@ -315,16 +345,8 @@ export function dumpCommands(
   );
   const psql = (db: string) => `psql -X -q -v ON_ERROR_STOP=1 --dbname=${db}`;
   const copies = [...slices.entries()].map(([qn, s]) => {
-    const names = s.columns ?? sent.get(qn)?.columns;
-    if (!names)
-      throw new SteepError(
-        'init.prepare_columns',
-        `the columns subscription ${d.name} carries of ${qn} were not read on ${d.from}, so no COPY of it can be printed; ` +
-          `run ${adviceText('initCancel', d.name)}, then steep init prepare ${d.name} --hold again`,
-        where(d),
-      );
     // named on both sides: COPY matches columns by position, logical replication by name
-    const columns = names.map(quoteIdent).join(', ');
+    const columns = s.columns.map(quoteIdent).join(', ');
     const select = `SELECT ${columns} FROM ${quoteQualified(qn)}${s.where ? ` WHERE ${s.where}` : ''}`;
     return (
       `${psql(fromDb)} -c 'BEGIN ISOLATION LEVEL REPEATABLE READ' -c ${shellQuote(`SET TRANSACTION SNAPSHOT '${snapshot}'`)} ` +

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { dumpCommands, planInitPrepare } from '../../../src/planner/init/initPrepare.js';
+import type { SubscriptionSpec, Topology } from '../../../src/model/topology.js';
+import {
+  copiedSlices,
+  dumpCommands,
+  planInitPrepare,
+  type SentColumns,
+} from '../../../src/planner/init/initPrepare.js';
 import { check } from '../config/support.js';
 import { at, observe, observedSlot, observedTable, publication, subscription, topology } from './fixtures.js';
 
@@ -33,12 +39,26 @@ const SENT = new Map([
   ['public.orders', { columns: ['id', 'total'], generated: false }],
 ]);
 
+/** dumpCommands of the slices copiedSlices resolves, as the workflow calls them */
+function commands(
+  ...[t, d, tables, snapshot, superuser, sent]: [
+    Topology,
+    SubscriptionSpec,
+    string[],
+    string,
+    boolean,
+    ReadonlyMap<string, SentColumns>,
+  ]
+) {
+  return dumpCommands(t, d, tables, snapshot, superuser, copiedSlices(t, d, tables, sent));
+}
+
 describe('manual init: the printed dump and copies', () => {
   it('dumps whole tables with pg_dump and copies a filtered one by a psql COPY of exactly its carried rows and columns', () => {
     const { topology, errors } = check(FILE);
     expect(errors).toEqual([]);
     const d = topology!.subscriptions.west_man!;
-    const c = dumpCommands(
+    const c = commands(
       topology!,
       d,
       ['public.customers', 'public.notes', 'public.orders'],
@@ -62,7 +82,7 @@ describe('manual init: the printed dump and copies', () => {
     expect(c.copies[1]).toContain(`COPY "public"."notes" ("id", "body") FROM STDIN`);
     // the same table whole in another publication: carried whole, so dumped
     const both = check(FILE.replace('tables: [public.orders]', 'tables: [public.orders, public.notes]'));
-    const c2 = dumpCommands(
+    const c2 = commands(
       both.topology!,
       both.topology!.subscriptions.west_man!,
       ['public.notes'],
@@ -78,13 +98,13 @@ describe('manual init: the printed dump and copies', () => {
     const { topology } = check(FILE);
     const d = topology!.subscriptions.west_man!;
     const sent = new Map([...SENT, ['public.orders', { columns: ['id', 'total', 'tax'], generated: true }]]);
-    const c = dumpCommands(topology!, d, ['public.orders'], 's', true, sent);
+    const c = commands(topology!, d, ['public.orders'], 's', true, sent);
     expect(c.pgDump).toBeNull();
     expect(c.copies).toHaveLength(1);
     expect(c.copies[0]).toContain(`COPY (SELECT "id", "total", "tax" FROM "public"."orders") TO STDOUT`);
     expect(c.copies[0]).toContain(`COPY "public"."orders" ("id", "total", "tax") FROM STDIN`);
-    expect(() => dumpCommands(topology!, d, ['public.notes'], 's', true, new Map())).toThrow(
-      /the columns subscription west_man carries of public\.notes were not read on east, so no COPY of it can be printed; run steep init cancel west_man/,
+    expect(() => copiedSlices(topology!, d, ['public.notes'], new Map())).toThrow(
+      /subscription west_man carries public\.notes from east, which does not list it among what its publications send .*; nothing was made$/,
     );
   });
 
@@ -92,8 +112,8 @@ describe('manual init: the printed dump and copies', () => {
     const { topology } = check(FILE);
     const d = topology!.subscriptions.west_man!;
     const tables = ['public.orders'];
-    const asSuperuser = dumpCommands(topology!, d, tables, 's', true, SENT).pgRestore!;
-    const asRole = dumpCommands(topology!, d, tables, 's', false, SENT).pgRestore!;
+    const asSuperuser = commands(topology!, d, tables, 's', true, SENT).pgRestore!;
+    const asRole = commands(topology!, d, tables, 's', false, SENT).pgRestore!;
     expect(asSuperuser).toMatch(
       /^pg_restore .*--data-only --single-transaction --disable-triggers west_man\.dump$/,
     );
