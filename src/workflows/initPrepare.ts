@@ -21,8 +21,8 @@ import {
 import {
   checkPrepareMethod,
   cloneCommands,
-  copiedSlices,
   dumpCommands,
+  dumpScope,
   type PreparePlan,
   planInitPrepare,
   type SentColumns,
@@ -86,10 +86,10 @@ export async function prepareInit(
     clusterReadOptions(topology.settings),
   );
   const plan = planInitPrepare(topology, observed, d, opts.hold);
-  // resolved before the slot is made: what the printed copies name
-  const slices =
+  // read before the slot is made: what the printed commands copy
+  const scope =
     plan.kind === 'create' && opts.hold && !physical
-      ? copiedSlices(topology, d, plan.tables, await readSent(topology, d, observed))
+      ? dumpScope(topology, d, await readSent(topology, d, observed))
       : null;
   const made =
     plan.kind === 'create'
@@ -98,9 +98,7 @@ export async function prepareInit(
   const subscriber = observed.nodes[d.node];
   const superuser = subscriber !== undefined && 'role' in subscriber && subscriber.role.superuser;
   const commands =
-    made?.snapshotName && slices
-      ? dumpCommands(topology, d, plan.tables, made.snapshotName, superuser, slices)
-      : null;
+    made?.snapshotName && scope ? dumpCommands(topology, d, scope, made.snapshotName, superuser) : null;
   const result: PrepareResult = {
     subscription: d.name,
     node: d.node,
@@ -140,7 +138,10 @@ async function readSent(
     readCopySource(client, d.publications, version, topology.settings.stateSchema),
   );
   return new Map(
-    tables.map((t) => [qualifiedName(t), { columns: t.columns.map((c) => c.name), generated: t.generated }]),
+    tables.map((t) => [
+      qualifiedName(t),
+      { columns: t.columns.map((c) => c.name), generated: t.generated, partitioned: t.partitioned },
+    ]),
   );
 }
 

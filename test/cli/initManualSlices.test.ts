@@ -121,3 +121,66 @@ describe.skipIf(!HAS_PSQL)('manual init: the copies init prepare prints', () => 
     ]);
   });
 });
+
+// a partitioned table published through its root: pg_dump --table of a partitioned table dumps
+// none of its partitions' rows, so its copy goes through the root (COPY routes them)
+describe.each([18, 14] as const)(
+  'manual init of a partition tree published via its root on %i',
+  (version) => {
+    const cluster = useCluster({ nodes: ['east', 'west'], version });
+    const steep = steepWith({ env: () => passwordEnv(cluster().nodes), timeoutMs: 120_000 });
+
+    it.skipIf(!HAS_PSQL)(
+      'copies the rows of every partition through the root, by the printed line',
+      async () => {
+        const [east, west] = [cluster().node('east'), cluster().node('west')];
+        for (const n of [east, west])
+          await n.query(`CREATE TABLE public.mp (id bigint PRIMARY KEY, v text) PARTITION BY RANGE (id);
+        CREATE TABLE public.mp_1 PARTITION OF public.mp FOR VALUES FROM (1) TO (1000);
+        CREATE TABLE public.mp_2 PARTITION OF public.mp FOR VALUES FROM (1000) TO (100000)`);
+        const fill = (from: number, to: number) =>
+          east.query(`INSERT INTO public.mp SELECT i, 'v' || i FROM generate_series(${from}, ${to}) i`);
+        await fill(1, 1500);
+        const path = writeConfig(
+          [
+            'version: 1',
+            'topology: init-manual-root',
+            nodesYaml([east, west]),
+            'publications:',
+            '  mp_pub: { node: east, tables: [public.mp], viaPartitionRoot: true }',
+            'subscriptions:',
+            '  mp_sub: { node: west, from: east, publications: [mp_pub], init: { method: manual } }',
+            '',
+          ].join('\n'),
+        );
+        const first = await steep(['apply', '--auto-approve'], path);
+        expect(first.code, `${first.stdout}\n${first.stderr}`).toBe(0);
+        const { child, doc } = await prepareHolding(
+          ['init', 'prepare', 'mp_sub', '--hold', '--json', '-c', path],
+          passwordEnv(cluster().nodes),
+        );
+        try {
+          await fill(1501, 1700);
+          expect(doc.pgDump, JSON.stringify(doc)).toBeNull();
+          const copies = doc.copies as string[];
+          expect(copies).toHaveLength(1);
+          expect(copies[0]).toContain(`COPY (SELECT "id", "v" FROM "public"."mp") TO STDOUT`);
+          const env = { ...process.env, PGPASSFILE: passfile([east, west]) };
+          execFileSync('bash', ['-o', 'pipefail', '-c', copies[0]!], { env, stdio: 'pipe' });
+        } finally {
+          const exited = new Promise<void>((r) => child.on('close', () => r()));
+          child.kill('SIGTERM');
+          await exited;
+        }
+        expect(await digest(west, 'mp', 'id, v')).toEqual(await digest(east, 'mp', 'id, v', 'id <= 1500'));
+        const applied = await steep(['apply', '--auto-approve'], path);
+        expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
+        await fill(1701, 1800);
+        await waitCaughtUp(east, 'mp_sub');
+        const verified = await steep(['verify', 'mp_sub'], path);
+        expect(verified.code, `${verified.stdout}\n${verified.stderr}`).toBe(0);
+        expect(await digest(west, 'mp', 'id, v')).toEqual(await digest(east, 'mp', 'id, v'));
+      },
+    );
+  },
+);

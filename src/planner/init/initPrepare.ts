@@ -221,10 +221,15 @@ function shellQuote(s: string): string {
   return /^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The columns the publications send of a table, in the publisher's order; `generated`: a stored generated one among them. */
+/**
+ * A table the publications send, as read on the publisher: its columns in the publisher's order;
+ * `generated`: a stored generated one among them; `partitioned`: a partitioned table (its rows are
+ * its partitions').
+ */
 export interface SentColumns {
   columns: string[];
   generated: boolean;
+  partitioned: boolean;
 }
 
 /**
@@ -267,46 +272,45 @@ export function carriedSlices(
   return out;
 }
 
-/** The tables `dumpCommands` copies by psql instead of pg_dump: the columns named, and the row filter. */
-export type CopiedSlices = ReadonlyMap<string, { columns: string[]; where: string | null }>;
-
 /**
- * Which of `tables` pg_dump cannot restore as the subscription carries them (below), with the
- * columns their copies name: the publications' column list, else the names they send (`sent`,
- * read on the publisher). Resolved before the slot is made: a table whose columns were not read
- * refuses the prepare with nothing made.
+ * What `dumpCommands` copies: the tables the subscription's publications send (`sent`, read on
+ * the publisher: PostgreSQL's own list, so a partition published through its root is its root's
+ * rows, not a table of its own), pg_dump's `whole` ones, and those it cannot restore as the
+ * subscription carries them (below), with the columns their copies name: the publications'
+ * column list, else the names they send.
  */
-export function copiedSlices(
+export interface DumpScope {
+  whole: string[];
+  slices: ReadonlyMap<string, { columns: string[]; where: string | null }>;
+}
+
+export function dumpScope(
   topology: Topology,
   d: SubscriptionSpec,
-  tables: string[],
   sent: ReadonlyMap<string, SentColumns>,
-): CopiedSlices {
-  const slices = carriedSlices(topology, d, tables);
-  for (const qn of tables)
-    if (!slices.has(qn) && sent.get(qn)?.generated) slices.set(qn, { columns: null, where: null });
-  const out = new Map<string, { columns: string[]; where: string | null }>();
-  for (const [qn, s] of slices) {
-    const columns = s.columns ?? sent.get(qn)?.columns;
-    if (!columns)
-      throw new SteepError(
-        'init.prepare_columns',
-        `subscription ${d.name} carries ${qn} from ${d.from}, which does not list it among what its publications send ` +
-          '(a partition published through its root?), so no copy of its rows can be printed; nothing was made',
-        where(d),
-      );
-    out.set(qn, { columns, where: s.where });
+): DumpScope {
+  const tables = [...sent.keys()];
+  const declared = carriedSlices(topology, d, tables);
+  const whole: string[] = [];
+  const slices = new Map<string, { columns: string[]; where: string | null }>();
+  for (const qn of tables) {
+    const s = sent.get(qn)!;
+    const slice = declared.get(qn);
+    if (slice || s.generated || s.partitioned)
+      slices.set(qn, { columns: slice?.columns ?? s.columns, where: slice?.where ?? null });
+    else whole.push(qn);
   }
-  return out;
+  return { whole, slices };
 }
 
 /**
  * The pg_dump of the subscribed tables' data at the exported snapshot, and its restore. pg_dump
- * dumps whole tables and no generated column, so a table whose publications filter rows or list
- * columns, or send a stored generated column (18: into the subscriber's plain one), is left out of
- * it and copied by a psql pipeline of its own instead (`copies`): COPY of exactly the carried rows
- * and columns (`sent`: the names its publications send, read from the publisher) at the same
- * snapshot, into the columns of those names on the subscriber, whatever their order there.
+ * dumps whole tables, no generated column, and nothing of a partitioned table's partitions, so a
+ * table whose publications filter rows or list columns, send a stored generated column (18: into
+ * the subscriber's plain one), or publish a partitioned table through its root is left out of it
+ * and copied by a psql pipeline of its own instead (`copies`): COPY of exactly the carried rows
+ * and columns at the same snapshot, into the columns of those names on the subscriber, whatever
+ * their order there (a partitioned table's rows routed to its partitions there).
  *
  * The restore runs in one transaction (a failure leaves no table half-loaded). A superuser's
  * restore disables triggers, as replication's own copy does; `--disable-triggers` is a
@@ -316,15 +320,13 @@ export function copiedSlices(
 export function dumpCommands(
   topology: Topology,
   d: SubscriptionSpec,
-  tables: string[],
+  { whole, slices }: DumpScope,
   snapshot: string,
   subscriberIsSuperuser: boolean,
-  slices: CopiedSlices,
 ): { pgDump: string | null; pgRestore: string | null; copies: string[] } {
   const fromDb = shellQuote(buildConninfo({ ...topology.nodes[d.from]!.connection, password: undefined }));
   const toDb = shellQuote(buildConninfo({ ...topology.nodes[d.node]!.connection, password: undefined }));
   const file = `${d.name}.dump`;
-  const whole = tables.filter((qn) => !slices.has(qn));
   const command = (...args: string[]) => (whole.length === 0 ? null : args.join(' '));
   const pgDump = command(
     'pg_dump',

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { SubscriptionSpec, Topology } from '../../../src/model/topology.js';
 import {
-  copiedSlices,
   dumpCommands,
+  dumpScope,
   planInitPrepare,
   type SentColumns,
 } from '../../../src/planner/init/initPrepare.js';
@@ -32,25 +32,18 @@ subscriptions:
     init: { method: manual }
 `;
 
-/** What the publisher sends of each table (read by the workflow): none with a generated column */
-const SENT = new Map([
-  ['public.customers', { columns: ['id', 'region'], generated: false }],
-  ['public.notes', { columns: ['id', 'body'], generated: false }],
-  ['public.orders', { columns: ['id', 'total'], generated: false }],
-]);
+/** What the publisher sends of each table (read by the workflow): plain tables */
+const sent = (...tables: Array<[string, string[], Partial<SentColumns>?]>) =>
+  new Map(tables.map(([qn, columns, o]) => [qn, { columns, generated: false, partitioned: false, ...o }]));
+const SENT = sent(
+  ['public.customers', ['id', 'region', 'secret']],
+  ['public.notes', ['id', 'body']],
+  ['public.orders', ['id', 'total']],
+);
 
-/** dumpCommands of the slices copiedSlices resolves, as the workflow calls them */
-function commands(
-  ...[t, d, tables, snapshot, superuser, sent]: [
-    Topology,
-    SubscriptionSpec,
-    string[],
-    string,
-    boolean,
-    ReadonlyMap<string, SentColumns>,
-  ]
-) {
-  return dumpCommands(t, d, tables, snapshot, superuser, copiedSlices(t, d, tables, sent));
+/** The commands `init prepare --hold` prints for `sent` */
+function commands(t: Topology, d: SubscriptionSpec, s: ReadonlyMap<string, SentColumns>, superuser = true) {
+  return dumpCommands(t, d, dumpScope(t, d, s), '00000003-1', superuser);
 }
 
 describe('manual init: the printed dump and copies', () => {
@@ -58,14 +51,7 @@ describe('manual init: the printed dump and copies', () => {
     const { topology, errors } = check(FILE);
     expect(errors).toEqual([]);
     const d = topology!.subscriptions.west_man!;
-    const c = commands(
-      topology!,
-      d,
-      ['public.customers', 'public.notes', 'public.orders'],
-      '00000003-1',
-      true,
-      SENT,
-    );
+    const c = commands(topology!, d, SENT);
     expect(c.pgDump).toContain(`--table='"public"."orders"'`);
     expect(c.pgDump).not.toContain('customers');
     expect(c.pgDump).not.toContain('notes');
@@ -85,39 +71,43 @@ describe('manual init: the printed dump and copies', () => {
     const c2 = commands(
       both.topology!,
       both.topology!.subscriptions.west_man!,
-      ['public.notes'],
-      's',
-      true,
-      SENT,
+      sent(['public.notes', ['id', 'body']]),
     );
     expect(c2.copies).toEqual([]);
     expect(c2.pgDump).toContain('notes');
   });
 
-  it('copies a whole table whose publication sends a stored generated column (pg_dump leaves it out); refuses a slice whose columns were not read', () => {
+  it('copies a table whose publication sends a stored generated column, and a partitioned one published via its root, through psql', () => {
     const { topology } = check(FILE);
     const d = topology!.subscriptions.west_man!;
-    const sent = new Map([...SENT, ['public.orders', { columns: ['id', 'total', 'tax'], generated: true }]]);
-    const c = commands(topology!, d, ['public.orders'], 's', true, sent);
+    const c = commands(
+      topology!,
+      d,
+      sent(
+        ['public.orders', ['id', 'total', 'tax'], { generated: true }],
+        ['public.tree', ['id', 'v'], { partitioned: true }],
+      ),
+    );
+    // pg_dump leaves generated columns out, and dumps no partition's rows for a partitioned table
     expect(c.pgDump).toBeNull();
-    expect(c.copies).toHaveLength(1);
+    expect(c.copies).toHaveLength(2);
     expect(c.copies[0]).toContain(`COPY (SELECT "id", "total", "tax" FROM "public"."orders") TO STDOUT`);
     expect(c.copies[0]).toContain(`COPY "public"."orders" ("id", "total", "tax") FROM STDIN`);
-    expect(() => copiedSlices(topology!, d, ['public.notes'], new Map())).toThrow(
-      /subscription west_man carries public\.notes from east, which does not list it among what its publications send .*; nothing was made$/,
-    );
+    expect(c.copies[1]).toContain(`COPY (SELECT "id", "v" FROM "public"."tree") TO STDOUT`);
+    // what the publisher does not send is not copied: a partition's rows come with its root's
+    expect(commands(topology!, d, sent(['public.orders', ['id', 'total']])).pgDump).not.toContain('notes');
   });
 
   it("restores in one transaction; only a superuser's restore disables triggers (pg_restore refuses it to others)", () => {
     const { topology } = check(FILE);
     const d = topology!.subscriptions.west_man!;
-    const tables = ['public.orders'];
-    const asSuperuser = commands(topology!, d, tables, 's', true, SENT).pgRestore!;
-    const asRole = commands(topology!, d, tables, 's', false, SENT).pgRestore!;
-    expect(asSuperuser).toMatch(
+    const orders = sent(['public.orders', ['id', 'total']]);
+    expect(commands(topology!, d, orders, true).pgRestore!).toMatch(
       /^pg_restore .*--data-only --single-transaction --disable-triggers west_man\.dump$/,
     );
-    expect(asRole).toMatch(/^pg_restore .*--data-only --single-transaction west_man\.dump$/);
+    expect(commands(topology!, d, orders, false).pgRestore!).toMatch(
+      /^pg_restore .*--data-only --single-transaction west_man\.dump$/,
+    );
   });
 });
 
