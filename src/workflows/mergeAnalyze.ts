@@ -16,7 +16,8 @@ import { qualifiedName, tableOfQualified } from '../model/topology.js';
 import type { NotVerifiable, RowDifference, TableComparison, TableVerdict } from '../model/verify.js';
 import { MERGE_CHUNK_ROWS, MERGE_GROUP_ROWS, planMergeComparison } from '../planner/compare/mergeCompare.js';
 import { isComparison } from '../planner/compare/verify.js';
-import { chunkRowsSetting, notVerifiable, pool, withPair } from './verify.js';
+import { notVerifiable, pool, withPair } from './verify.js';
+import { chunkRowsSetting } from './verifySettings.js';
 
 /**
  * `steep merge analyze LINK|SUBSCRIPTION` (docs/links.md, docs/steep-yaml.md merge): how the rows of two nodes that

@@ -27,6 +27,7 @@ import { VerifiedSegmentsStore } from '../state/verifiedSegments.js';
 import { failoverWayOutNow, staleUrlNow, throwWithPastForkWayOut } from './reinitSlot.js';
 import { recordSettled } from './streamPositions.js';
 import { planVerify } from './verifyScope.js';
+import { chunkRowsSetting, replayTimeoutMs } from './verifySettings.js';
 
 /**
  * `steep verify SUBSCRIPTION` (docs/repair.md): compare what the subscription carries on both
@@ -50,14 +51,7 @@ export interface VerifyOptions {
 const LOCK_TIMEOUT_MS = 2_000;
 /** One scan of a big table may take this long. */
 const STATEMENT_TIMEOUT_MS = 30 * 60_000;
-const REPLAY_TIMEOUT_MS = 60_000;
 const APPLICATION_NAME = 'steep verify';
-
-/** A tuning knob (and the tests' way to get many chunks out of small tables): rows per chunk, for verify and merge. */
-export function chunkRowsSetting(): number | undefined {
-  const n = Number.parseInt(process.env.STEEP_VERIFY_CHUNK_ROWS ?? '', 10);
-  return Number.isFinite(n) && n > 0 ? n : undefined;
-}
 
 /**
  * A session on `node`: `compare` with compareSession's settings (a comparison's read-only
@@ -312,7 +306,7 @@ export async function compareOnPair(
 }
 
 function replayOf(d: SubscriptionSpec, slot: string) {
-  return { slot, timeoutMs: REPLAY_TIMEOUT_MS, subscriberNode: d.node, subscription: d.name };
+  return { slot, timeoutMs: replayTimeoutMs(), subscriberNode: d.node, subscription: d.name };
 }
 
 /** A link's other direction, which replays the subscriber's own writes to the publisher. */
