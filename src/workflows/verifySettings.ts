@@ -10,12 +10,16 @@ const REPLAY_TIMEOUT_MS = 60_000;
  * or STEEP_VERIFY_REPLAY_WAIT_MS (a subscriber far behind may need longer; tests, shorter).
  */
 export function replayTimeoutMs(): number {
-  const n = Number.parseInt(process.env.STEEP_VERIFY_REPLAY_WAIT_MS ?? '', 10);
-  return Number.isFinite(n) && n > 0 ? n : REPLAY_TIMEOUT_MS;
+  return positiveEnv('STEEP_VERIFY_REPLAY_WAIT_MS') ?? REPLAY_TIMEOUT_MS;
 }
 
 /** Rows per chunk, for verify and merge (STEEP_VERIFY_CHUNK_ROWS); none: the comparison's own. */
 export function chunkRowsSetting(): number | undefined {
-  const n = Number.parseInt(process.env.STEEP_VERIFY_CHUNK_ROWS ?? '', 10);
+  return positiveEnv('STEEP_VERIFY_CHUNK_ROWS');
+}
+
+/** The variable's value as a whole number above 0; none when unset or anything else. */
+function positiveEnv(name: string): number | undefined {
+  const n = Number.parseInt(process.env[name] ?? '', 10);
   return Number.isFinite(n) && n > 0 ? n : undefined;
 }
