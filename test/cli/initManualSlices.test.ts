@@ -12,7 +12,8 @@ import { nodesYaml, passwordEnv } from '../support/topologyFile.js';
  * stored generated column (COPY FROM takes none), a row filter over a subscriber table whose
  * columns are in another order (logical replication matches columns by name, COPY by position),
  * and (18) a stored generated column its publication sends into the subscriber's plain column
- * (pg_dump leaves generated columns out). Writes go on between prepare and apply; every carried
+ * (pg_dump leaves generated columns out). A superuser's copy fires no trigger of the subscriber's
+ * (ms_order's refuses every row), as its restore and replication's own copy. Writes go on between prepare and apply; every carried
  * row arrives exactly once, compared by steep verify and by column name on both sides.
  */
 
@@ -43,6 +44,8 @@ describe.skipIf(!HAS_PSQL).each([18, 14] as const)(
       CREATE TABLE public.ms_sent (id bigint PRIMARY KEY, v text, g text GENERATED ALWAYS AS (v || '!') STORED)`);
         await west.query(`${generated};
       CREATE TABLE public.ms_order (id bigint PRIMARY KEY, b text, a text);
+      CREATE FUNCTION public.ms_local() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'a local trigger fired'; END $$;
+      CREATE TRIGGER ms_local BEFORE INSERT ON public.ms_order FOR EACH ROW EXECUTE FUNCTION public.ms_local();
       CREATE TABLE public.ms_sent (id bigint PRIMARY KEY, v text, g text)`);
         const fill = (from: number, to: number) =>
           east.query(`INSERT INTO public.ms_gen (id, v) SELECT i, 'v' || i FROM generate_series(${from}, ${to}) i;

@@ -313,7 +313,8 @@ export function dumpScope(
  * their order there (a partitioned table's rows routed to its partitions there).
  *
  * The restore runs in one transaction (a failure leaves no table half-loaded). A superuser's
- * restore disables triggers, as replication's own copy does; `--disable-triggers` is a
+ * restore disables triggers, as replication's own copy does (its copies set
+ * session_replication_role = replica); `--disable-triggers` is a
  * superuser's alone, so another role's restore loads the tables in the order pg_dump gives
  * their data (referenced tables first) and the foreign keys are checked as it goes.
  */
@@ -346,13 +347,15 @@ export function dumpCommands(
     shellQuote(file),
   );
   const psql = (db: string) => `psql -X -q -v ON_ERROR_STOP=1 --dbname=${db}`;
+  // a superuser's copy fires no trigger and checks no foreign key, as its restore and replication's own copy
+  const replica = subscriberIsSuperuser ? ` -c ${shellQuote('SET session_replication_role = replica')}` : '';
   const copies = [...slices.entries()].map(([qn, s]) => {
     // named on both sides: COPY matches columns by position, logical replication by name
     const columns = s.columns.map(quoteIdent).join(', ');
     const select = `SELECT ${columns} FROM ${quoteQualified(qn)}${s.where ? ` WHERE ${s.where}` : ''}`;
     return (
       `${psql(fromDb)} -c 'BEGIN ISOLATION LEVEL REPEATABLE READ' -c ${shellQuote(`SET TRANSACTION SNAPSHOT '${snapshot}'`)} ` +
-      `-c ${shellQuote(`COPY (${select}) TO STDOUT`)} | ${psql(toDb)} -c ${shellQuote(`COPY ${quoteQualified(qn)} (${columns}) FROM STDIN`)}`
+      `-c ${shellQuote(`COPY (${select}) TO STDOUT`)} | ${psql(toDb)}${replica} -c ${shellQuote(`COPY ${quoteQualified(qn)} (${columns}) FROM STDIN`)}`
     );
   });
   return { pgDump, pgRestore, copies };

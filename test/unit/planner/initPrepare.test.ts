@@ -108,6 +108,12 @@ describe('manual init: the printed dump and copies', () => {
     expect(commands(topology!, d, orders, false).pgRestore!).toMatch(
       /^pg_restore .*--data-only --single-transaction west_man\.dump$/,
     );
+    // and its copies, the same
+    const customers = sent(['public.customers', ['id', 'region']]);
+    expect(commands(topology!, d, customers, true).copies[0]).toContain(
+      `| psql -X -q -v ON_ERROR_STOP=1 --dbname='host=west.internal port=5432 dbname=app user=steep' -c 'SET session_replication_role = replica' -c 'COPY "public"."customers"`,
+    );
+    expect(commands(topology!, d, customers, false).copies[0]).not.toContain('session_replication_role');
   });
 });
 
