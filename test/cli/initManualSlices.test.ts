@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { prepareHolding, steepWith, writeConfig } from '../support/cli.js';
+import { type Prepared, prepareHolding, steepWith, writeConfig } from '../support/cli.js';
 import { type TestNode, useCluster } from '../support/cluster.js';
 import { HAS_PSQL, passfile } from '../support/psqlClient.js';
 import { waitCaughtUp } from '../support/replicationData.js';
@@ -12,9 +12,11 @@ import { nodesYaml, passwordEnv } from '../support/topologyFile.js';
  * stored generated column (COPY FROM takes none), a row filter over a subscriber table whose
  * columns are in another order (logical replication matches columns by name, COPY by position),
  * and (18) a stored generated column its publication sends into the subscriber's plain column
- * (pg_dump leaves generated columns out). A superuser's copy fires no trigger of the subscriber's
- * (ms_order's refuses every row), as its restore and replication's own copy. Writes go on between prepare and apply; every carried
- * row arrives exactly once, compared by steep verify and by column name on both sides.
+ * (pg_dump leaves generated columns out); and a partitioned table published through its root
+ * (pg_dump --table of it dumps none of its partitions' rows). A superuser's copy fires no trigger
+ * of the subscriber's (ms_order's refuses every row), as its restore and replication's own copy.
+ * Writes go on between prepare and apply; every carried row arrives exactly once, compared by
+ * steep verify and by column name on both sides.
  */
 
 /** count and an order-independent checksum of `columns` of the rows `where` picks */
@@ -32,6 +34,47 @@ describe.skipIf(!HAS_PSQL).each([18, 14] as const)(
   (version) => {
     const cluster = useCluster({ nodes: ['east', 'west'], version });
     const steep = steepWith({ env: () => passwordEnv(cluster().nodes), timeoutMs: 120_000 });
+
+    /**
+     * The manual init of `sub` as a DBA runs it: steep.yaml applied; `init prepare --hold`, and
+     * while its snapshot is held `held` (writes, then checks of what it printed); the printed
+     * copies run as printed, and `copied` checks what they loaded; apply; `more` writes; caught
+     * up, verify finds every table equal.
+     */
+    async function manualInit(
+      path: string,
+      sub: string,
+      steps: {
+        held: (doc: Prepared) => Promise<void>;
+        copied?: () => Promise<void>;
+        more: () => Promise<unknown>;
+      },
+    ): Promise<void> {
+      const { held, copied, more } = steps;
+      const [east, west] = [cluster().node('east'), cluster().node('west')];
+      const first = await steep(['apply', '--auto-approve'], path);
+      expect(first.code, `${first.stdout}\n${first.stderr}`).toBe(0);
+      const { child, doc } = await prepareHolding(
+        ['init', 'prepare', sub, '--hold', '--json', '-c', path],
+        passwordEnv(cluster().nodes),
+      );
+      try {
+        await held(doc);
+        const env = { ...process.env, PGPASSFILE: passfile([east, west]) };
+        for (const c of doc.copies) execFileSync('bash', ['-o', 'pipefail', '-c', c], { env, stdio: 'pipe' });
+      } finally {
+        const exited = new Promise<void>((r) => child.on('close', () => r()));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      await copied?.();
+      const applied = await steep(['apply', '--auto-approve'], path);
+      expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
+      await more();
+      await waitCaughtUp(east, sub);
+      const verified = await steep(['verify', sub], path);
+      expect(verified.code, `${verified.stdout}\n${verified.stderr}`).toBe(0);
+    }
 
     // row filters (15+), generated columns sent (18)
     it.runIf(version === 18)(
@@ -76,46 +119,27 @@ describe.skipIf(!HAS_PSQL).each([18, 14] as const)(
             '',
           ].join('\n'),
         );
-        const first = await steep(['apply', '--auto-approve'], path);
-        expect(first.code, `${first.stdout}\n${first.stderr}`).toBe(0);
-
-        const { child, doc } = await prepareHolding(
-          ['init', 'prepare', 'ms_sub', '--hold', '--json', '-c', path],
-          passwordEnv(cluster().nodes),
-        );
-        try {
-          // written after the snapshot: these arrive by the stream, not by the copies
-          await fill(401, 600);
-          await east.query(`UPDATE public.ms_gen SET v = 'u' || id WHERE id % 7 = 0;
-        UPDATE public.ms_order SET a = 'ua' || id WHERE id % 5 = 0;
-        UPDATE public.ms_sent SET v = 'u' || id WHERE id % 3 = 0`);
-          // nothing left to pg_dump: every table is copied by a pipeline naming its columns
-          expect(doc.pgDump, JSON.stringify(doc)).toBeNull();
-          const copies = doc.copies as string[];
-          expect(copies).toHaveLength(3);
-          const of = (t: string) => copies.find((c) => c.includes(`"public"."${t}"`)) ?? '';
-          expect(of('ms_gen')).toContain(
-            `COPY (SELECT "id", "v" FROM "public"."ms_gen" WHERE (id > 10)) TO STDOUT`,
-          );
-          expect(of('ms_gen')).toContain(`COPY "public"."ms_gen" ("id", "v") FROM STDIN`);
-          expect(of('ms_order')).toContain(`COPY "public"."ms_order" ("id", "a", "b") FROM STDIN`);
-          expect(of('ms_sent')).toContain(`COPY (SELECT "id", "v", "g" FROM "public"."ms_sent") TO STDOUT`);
-          expect(of('ms_sent')).toContain(`COPY "public"."ms_sent" ("id", "v", "g") FROM STDIN`);
-          // the DBA runs them as printed
-          const env = { ...process.env, PGPASSFILE: passfile([east, west]) };
-          for (const c of copies) execFileSync('bash', ['-o', 'pipefail', '-c', c], { env, stdio: 'pipe' });
-        } finally {
-          const exited = new Promise<void>((r) => child.on('close', () => r()));
-          child.kill('SIGTERM');
-          await exited;
-        }
-
-        const applied = await steep(['apply', '--auto-approve'], path);
-        expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
-        await fill(601, 700);
-        await waitCaughtUp(east, 'ms_sub');
-        const verified = await steep(['verify', 'ms_sub'], path);
-        expect(verified.code, `${verified.stdout}\n${verified.stderr}`).toBe(0);
+        await manualInit(path, 'ms_sub', {
+          held: async (doc) => {
+            // written after the snapshot: these arrive by the stream, not by the copies
+            await fill(401, 600);
+            await east.query(`UPDATE public.ms_gen SET v = 'u' || id WHERE id % 7 = 0;
+              UPDATE public.ms_order SET a = 'ua' || id WHERE id % 5 = 0;
+              UPDATE public.ms_sent SET v = 'u' || id WHERE id % 3 = 0`);
+            // nothing left to pg_dump: every table is copied by a pipeline naming its columns
+            expect(doc.pgDump, JSON.stringify(doc)).toBeNull();
+            expect(doc.copies).toHaveLength(3);
+            const of = (t: string) => doc.copies.find((c) => c.includes(`"public"."${t}"`)) ?? '';
+            expect(of('ms_gen')).toContain(
+              `COPY (SELECT "id", "v" FROM "public"."ms_gen" WHERE (id > 10)) TO STDOUT`,
+            );
+            expect(of('ms_gen')).toContain(`COPY "public"."ms_gen" ("id", "v") FROM STDIN`);
+            expect(of('ms_order')).toContain(`COPY "public"."ms_order" ("id", "a", "b") FROM STDIN`);
+            expect(of('ms_sent')).toContain(`COPY (SELECT "id", "v", "g" FROM "public"."ms_sent") TO STDOUT`);
+            expect(of('ms_sent')).toContain(`COPY "public"."ms_sent" ("id", "v", "g") FROM STDIN`);
+          },
+          more: () => fill(601, 700),
+        });
         // by name on both sides: the subscriber's other column order holds the same values
         expect(await digest(west, 'ms_gen', 'id, v, g')).toEqual(
           await digest(east, 'ms_gen', 'id, v, g', 'id > 10'),
@@ -153,32 +177,18 @@ describe.skipIf(!HAS_PSQL).each([18, 14] as const)(
           '',
         ].join('\n'),
       );
-      const first = await steep(['apply', '--auto-approve'], path);
-      expect(first.code, `${first.stdout}\n${first.stderr}`).toBe(0);
-      const { child, doc } = await prepareHolding(
-        ['init', 'prepare', 'mp_sub', '--hold', '--json', '-c', path],
-        passwordEnv(cluster().nodes),
-      );
-      try {
-        await fill(1501, 1700);
-        expect(doc.pgDump, JSON.stringify(doc)).toBeNull();
-        const copies = doc.copies as string[];
-        expect(copies).toHaveLength(1);
-        expect(copies[0]).toContain(`COPY (SELECT "id", "v" FROM "public"."mp") TO STDOUT`);
-        const env = { ...process.env, PGPASSFILE: passfile([east, west]) };
-        execFileSync('bash', ['-o', 'pipefail', '-c', copies[0]!], { env, stdio: 'pipe' });
-      } finally {
-        const exited = new Promise<void>((r) => child.on('close', () => r()));
-        child.kill('SIGTERM');
-        await exited;
-      }
-      expect(await digest(west, 'mp', 'id, v')).toEqual(await digest(east, 'mp', 'id, v', 'id <= 1500'));
-      const applied = await steep(['apply', '--auto-approve'], path);
-      expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
-      await fill(1701, 1800);
-      await waitCaughtUp(east, 'mp_sub');
-      const verified = await steep(['verify', 'mp_sub'], path);
-      expect(verified.code, `${verified.stdout}\n${verified.stderr}`).toBe(0);
+      await manualInit(path, 'mp_sub', {
+        held: async (doc) => {
+          await fill(1501, 1700);
+          expect(doc.pgDump, JSON.stringify(doc)).toBeNull();
+          expect(doc.copies).toHaveLength(1);
+          expect(doc.copies[0]).toContain(`COPY (SELECT "id", "v" FROM "public"."mp") TO STDOUT`);
+        },
+        // the rows at the snapshot: those written after it come by the stream
+        copied: async () =>
+          expect(await digest(west, 'mp', 'id, v')).toEqual(await digest(east, 'mp', 'id, v', 'id <= 1500')),
+        more: () => fill(1701, 1800),
+      });
       expect(await digest(west, 'mp', 'id, v')).toEqual(await digest(east, 'mp', 'id, v'));
     });
   },

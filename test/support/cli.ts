@@ -254,8 +254,8 @@ export interface Prepared {
   slot: string;
   lsn: string;
   snapshotName: string;
-  pgDump: string;
-  pgRestore: string;
+  pgDump: string | null;
+  pgRestore: string | null;
   copies: string[];
 }
 
