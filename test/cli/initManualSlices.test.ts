@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { type Prepared, prepareHolding, steepWith, writeConfig } from '../support/cli.js';
 import { type TestNode, useCluster } from '../support/cluster.js';
 import { HAS_PSQL, passfile } from '../support/psqlClient.js';
-import { waitCaughtUp } from '../support/replicationData.js';
+import { queryDigest, waitCaughtUp } from '../support/replicationData.js';
 import { nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
 /**
@@ -19,15 +19,9 @@ import { nodesYaml, passwordEnv } from '../support/topologyFile.js';
  * steep verify and by column name on both sides.
  */
 
-/** count and an order-independent checksum of `columns` of the rows `where` picks */
-async function digest(n: TestNode, table: string, columns: string, where = 'true'): Promise<unknown> {
-  return (
-    await n.query(
-      `SELECT count(*)::int AS n, coalesce(sum(hashtextextended(row(${columns})::text, 0)), 0)::text AS h
-         FROM public.${table} WHERE ${where}`,
-    )
-  )[0];
-}
+/** count and an order-independent checksum of `columns` of the rows of `table` that `where` picks */
+const digest = (n: TestNode, table: string, columns: string, where = 'true') =>
+  queryDigest(n, `SELECT ${columns} FROM public.${table} WHERE ${where}`);
 
 describe.skipIf(!HAS_PSQL).each([18, 14] as const)(
   'manual init: the copies init prepare prints, on %i',
