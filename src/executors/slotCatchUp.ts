@@ -57,6 +57,28 @@ export async function awaitSlotsBefore(topology: Topology, step: Step, opts: Wai
   );
 }
 
+/**
+ * Between the statements of a table's sync step that add its columns with the value the
+ * publisher's old rows hold and those that set their defaults (`step.defaultsAfter`): until the
+ * subscription's slot has confirmed a position past now, on a session of the publisher. The
+ * publisher's ADD COLUMN committed before this plan read it, after every insert that came
+ * without the column, so past now those inserts are applied, with that value. No wait for the
+ * transactions running now: none of them can still write a row without the column. Not caught
+ * up, the step fails with the columns added and their defaults not set; apply again sets them.
+ */
+export async function awaitDefaultsAfter(topology: Topology, step: Step, opts: WaitOptions): Promise<void> {
+  const { node, slots, table, columns } = step.defaultsAfter!;
+  const named = `column${columns.length === 1 ? '' : 's'} ${columns.join(', ')} of ${table}`;
+  const words: readonly [string, string, string] = [
+    `${named} hold${columns.length === 1 ? 's' : ''} on ${step.node} the value ${node}'s rows from before its ADD COLUMN hold`,
+    `given ${step.node}'s default now, the rows ${node} inserted before its ADD COLUMN that ${step.node} has yet to apply would get that default instead`,
+    'so the default is not set yet (steep apply sets it once the subscription has caught up)',
+  ];
+  await withSession(nodeSession(topology, node, 'steep apply (catch-up)'), (client) =>
+    slotsPastNow(client, slots, pauser(step, opts, ...words), { running: false, past: 'now' }),
+  );
+}
+
 interface WaitOptions {
   statementTimeoutMs: number;
   onEvent: EventSink;
@@ -105,17 +127,21 @@ function pauser(
 
 /**
  * On a publisher, right after something was created there (a publication): until every
- * transaction running now has ended, then until each of `slots` has confirmed the WAL inserted
- * by then, calling `pause` with what is still awaited between two readings (it sleeps, or throws
- * to give up). What a walsender decodes past that position sees what was created.
+ * transaction running now has ended (unless `running: false`), then until each of `slots` has
+ * confirmed the WAL inserted by then (`past`: what that position is, for the reader), calling `pause` with what is still awaited between two
+ * readings (it sleeps, or throws to give up). What a walsender decodes past that position sees
+ * what was created.
  */
 export async function slotsPastNow(
   client: pg.Client,
   slots: readonly string[],
   pause: (what: string) => Promise<void>,
+  opts: { running: boolean; past: string } = { running: true, past: 'its creation' },
 ): Promise<void> {
-  const horizon = await readXidHorizon(client);
-  while (!(await xidsEnded(client, horizon))) await pause('a transaction begun before it is still running');
+  if (opts.running) {
+    const horizon = await readXidHorizon(client);
+    while (!(await xidsEnded(client, horizon))) await pause('a transaction begun before it is still running');
+  }
   const mark = await readInsertLsn(client);
   for (;;) {
     const behind = await slotsBehind(client, slots, mark);
@@ -129,7 +155,7 @@ export async function slotsPastNow(
           : `; no walsender streams slot ${b.name}: its subscription's worker is not running, fails, or connects to another server (steep status says which)`,
     );
     await pause(
-      `slot ${behind.map((b) => b.name).join(', ')} has not confirmed a position past its creation (${mark})${why.join('')}`,
+      `slot ${behind.map((b) => b.name).join(', ')} has not confirmed a position past ${opts.past} (${mark})${why.join('')}`,
     );
   }
 }

@@ -111,6 +111,15 @@ export interface Step {
    */
   catchUpAfter?: { publication: string; slots: string[] };
   /**
+   * Columns schema sync added with the value the publisher's old rows hold, or whose default it
+   * changes while the publisher keeps such a value (planner/schema/oldRowValues.ts): the
+   * statements from index `from` on set their defaults, and apply runs them only once `slots`
+   * (on the publisher `node`) have confirmed a position past now, so that the inserts the
+   * publisher made before its ADD COLUMN reach the subscriber's rows with that value, not with
+   * the subscriber's own default (executors/slotCatchUp.ts).
+   */
+  defaultsAfter?: { node: string; slots: string[]; table: string; columns: string[]; from: number };
+  /**
    * A subscription's publication list gaining publications that exist already (an earlier apply
    * made them and stopped in its wait, or they were made by hand), or its refresh copying a
    * partition tree in another shape (`reshaped`): before its statements, apply

@@ -77,6 +77,7 @@ export function orderSteps(drafts: readonly DraftStep[], settings: Settings): St
     ...(d.renamedAfter ? { renamedAfter: d.renamedAfter } : {}),
     ...(d.catchUpAfter ? { catchUpAfter: d.catchUpAfter } : {}),
     ...(d.catchUpBefore ? { catchUpBefore: d.catchUpBefore } : {}),
+    ...(d.defaultsAfter ? { defaultsAfter: d.defaultsAfter } : {}),
     ...(d.disables ? { disables: d.disables } : {}),
     timeouts: stepTimeouts(d.kind, settings),
   }));

@@ -13,7 +13,7 @@ import { awaitRenameApplied } from '../executors/renameGuard.js';
 import { runStep, stepError } from '../executors/runStep.js';
 import { runGraph, type ScheduleOutcome } from '../executors/schedule.js';
 import { secretFiller } from '../executors/secrets.js';
-import { awaitSlotsBefore, awaitSlotsCatchUp } from '../executors/slotCatchUp.js';
+import { awaitDefaultsAfter, awaitSlotsBefore, awaitSlotsCatchUp } from '../executors/slotCatchUp.js';
 import { watchSlotCreation } from '../executors/slotWait.js';
 import { pausedSettle } from '../executors/workerStop.js';
 import { printAddress, subscriptionNameOf } from '../model/address.js';
@@ -373,7 +373,16 @@ async function runPlannedStep(
       try {
         if (step.renamedAfter) await awaitRenameApplied(topology, step, client, { ...ctx, ...opts });
         if (step.catchUpBefore) await awaitSlotsBefore(topology, step, { ...ctx, ...opts });
-        await runStep(client, step, ctx);
+        if (step.defaultsAfter) {
+          // the columns first, their defaults once the changes from before them are applied
+          await runStep(
+            client,
+            { ...step, statements: step.statements.slice(0, step.defaultsAfter.from) },
+            ctx,
+          );
+          await awaitDefaultsAfter(topology, step, { ...ctx, ...opts });
+          await runStep(client, { ...step, statements: step.statements.slice(step.defaultsAfter.from) }, ctx);
+        } else await runStep(client, step, ctx);
         if (step.disables) await recordDisable(client, schema, step.node, step.disables);
         if (step.catchUpAfter) await awaitSlotsCatchUp(client, step, { ...ctx, ...opts });
       } finally {

@@ -12,13 +12,15 @@
  * cases: none (no default: NULL on both sides), a generated column (computed from the row on each
  * side), and a default PostgreSQL evaluated once at its ADD COLUMN (`DEFAULT now()`, `DEFAULT 0`),
  * whose value it keeps (`attmissingval`, `TableColumn.missing`) until the table is rewritten: the
- * subscriber's column is added with that value, then given the publisher's default. Otherwise
+ * subscriber's column is added with that value, then given the publisher's default, once the
+ * subscriber has applied the inserts the publisher made before its ADD COLUMN (they come without
+ * the column, and take the subscriber's default when applied: `keptValueDefault`). Otherwise
  * (a volatile default PostgreSQL evaluated row by row, an identity, a table rewritten since, a
  * default set after the column was added) no catalog says what the publisher's rows hold, and
  * the step is gated `data-gap` with the copy that closes it.
  */
 import { type StepGap, stepGapClosing } from '../../model/continuity.js';
-import type { Hazard } from '../../model/plan.js';
+import type { Hazard, Step } from '../../model/plan.js';
 import { quoteLiteral } from '../../model/sql.js';
 import { defaultText, type TableColumn } from '../../model/tableSchema.js';
 import type { SubscriptionSpec } from '../../model/topology.js';
@@ -32,6 +34,8 @@ export interface ColumnEffects {
   post: string[];
   gaps: StepGap[];
   hazards: Set<Hazard>;
+  /** subcommands that set the defaults of columns the publisher keeps a value for, once the changes from before them are applied */
+  defaults: Array<{ column: string; sql: string }>;
 }
 
 /** The ADD COLUMN subcommand of the publisher's column `c`, giving the subscriber's rows the publisher's value where the catalog says it. */
@@ -40,11 +44,7 @@ export function addColumnSql(s: SyncInput, c: TableColumn, out: ColumnEffects): 
   if (c.missing !== undefined) {
     // added with the value the publisher's old rows hold, then given the publisher's default (or
     // none: a default dropped after the ADD leaves its value in the old rows)
-    out.post.push(
-      alterTableSql(s.pubTable, [
-        c.default === null ? alterColumn.dropDefault(c) : alterColumn.setDefault(c),
-      ]),
-    );
+    keptValueDefault(s, c, out);
     return alterColumn.add({ ...c, default: `${quoteLiteral(c.missing)}::${c.type}` });
   }
   // without a default both sides' rows hold NULL; a generated column is computed from the row
@@ -162,4 +162,70 @@ export function madePlainGap(
       `(hazard data-gap: stop the writes to ${table} until apply has run, or copy it); ${stepGapClosing(d.name, [table])}`,
     { address: s.address, node: d.node },
   );
+}
+
+/**
+ * The default of the publisher's column `c`, which keeps a value for its rows from before its
+ * ADD COLUMN (`c.missing`), given to the subscriber's plain column. The inserts the publisher
+ * made before that ADD come without the column, and the subscriber's apply worker gives them
+ * the default the column has when it applies them: it must be that value until they are
+ * applied. Where the subscription streams, the default is set after the step's other
+ * statements once its slot has confirmed a position past now (`defaults`, `defaultsAfter`);
+ * where it does not exist yet, nothing from before is on its way; where it cannot stream
+ * before the step (disabled, or to be, or without a slot), the step is gated `data-gap`.
+ */
+export function keptValueDefault(s: SyncInput, c: TableColumn, out: ColumnEffects): void {
+  const { d } = s;
+  const table = s.comparison.table;
+  const sql = c.default === null ? alterColumn.dropDefault(c) : alterColumn.setDefault(c);
+  const o = s.subscriber.subscriptions[d.name];
+  if (o?.enabled && !o.slotNone && d.enabled) {
+    out.defaults.push({ column: c.name, sql });
+    return;
+  }
+  out.post.push(alterTableSql(s.pubTable, [sql]));
+  if (o === undefined) return;
+  const window =
+    `the rows ${d.from} inserted before its ADD COLUMN of ${c.name} that ${d.node} applies after this step get ` +
+    `${d.node}'s default, not the value ${d.from}'s rows from before it hold`;
+  out.gaps.push({
+    table,
+    subscription: d.name,
+    reason: `the default of column ${c.name} of ${table} was set on ${d.node} by schema sync while subscription ${d.name} did not stream: ${window}`,
+  });
+  s.ctx.warn(
+    'data-gap',
+    `subscription ${d.name}: the default of column ${c.name} of ${table} is set on ${d.node} while the subscription ` +
+      `does not stream (disabled, or without a slot), so steep cannot wait until it has applied what ${d.from} wrote ` +
+      `before adding the column: ${window} (hazard data-gap); ${stepGapClosing(d.name, [table])}`,
+    { address: s.address, node: d.node },
+  );
+}
+
+/**
+ * `statements` with the subcommands `keptValueDefault` left to set after the wait appended as
+ * one ALTER TABLE, and the step's `defaultsAfter` that tells apply where to wait.
+ */
+export function defaultsLast(
+  s: SyncInput,
+  statements: string[],
+  defaults: ColumnEffects['defaults'],
+): Pick<Step, 'defaultsAfter'> {
+  const o = s.subscriber.subscriptions[s.d.name];
+  if (defaults.length === 0 || o === undefined) return {};
+  statements.push(
+    alterTableSql(
+      s.pubTable,
+      defaults.map((x) => x.sql),
+    ),
+  );
+  return {
+    defaultsAfter: {
+      node: s.d.from,
+      slots: [o.slot],
+      table: s.comparison.table,
+      columns: defaults.map((x) => x.column),
+      from: statements.length - 1,
+    },
+  };
 }

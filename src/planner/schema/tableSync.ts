@@ -8,7 +8,6 @@
  */
 import { gatedGaps, type StepGap } from '../../model/continuity.js';
 import type { Change, Hazard, Step } from '../../model/plan.js';
-import { OBJECT_KIND_TEXT } from '../../model/tableObjects.js';
 import {
   columnDefinitionText,
   defaultText,
@@ -21,13 +20,20 @@ import { GENERATED_COLUMNS_MIN_VERSION, majorVersion, PG18 } from '../../model/v
 import { listText, PHASE, sameJson, stepKey } from '../context.js';
 import { digestOf } from '../digest.js';
 import { tx } from '../sqlBuild.js';
-import { type ColumnRename, findRename, renameOrAddText, renameReasonText } from './columnRename.js';
+import { type ColumnRename, findRename, renameOrAddText } from './columnRename.js';
 import { kindOf, syncDefault } from './defaultSync.js';
-import { type ObjectSync, planObjectSync } from './objectSync.js';
-import { addColumnSql, changeTypeSql, madePlainGap } from './oldRowValues.js';
+import { planObjectSync } from './objectSync.js';
+import {
+  addColumnSql,
+  type ColumnEffects,
+  changeTypeSql,
+  defaultsLast,
+  keptValueDefault,
+  madePlainGap,
+} from './oldRowValues.js';
 import { SCHEMA_CODES } from './schemaCodes.js';
-import { differs } from './schemaCompare.js';
 import type { SyncInput } from './schemaSync.js';
+import { syncReasonText } from './syncReason.js';
 import {
   alterColumn,
   alterTableSql,
@@ -59,6 +65,7 @@ class TableSync {
   readonly hazards = new Set<Hazard>();
   /** the gaps its added and retyped columns open in the subscriber's rows (oldRowValues.ts) */
   readonly gaps: StepGap[] = [];
+  readonly defaults: ColumnEffects['defaults'] = [];
   readonly deps = new Set<string>();
   readonly problems: string[] = [];
   renamedAfter: Step['renamedAfter'];
@@ -213,6 +220,7 @@ export function planTableSync(
     ...sync.post,
     ...objects.statements,
   ];
+  const defaultsAfter = defaultsLast(s, statements, sync.defaults);
   if (statements.length === 0) return undefined;
 
   // another subscription into the same table on this node planned it already
@@ -240,7 +248,7 @@ export function planTableSync(
     kind: 'table-sync',
     action: 'sync-schema',
     reason: 'schema-mismatch',
-    reasonText: reasonText(s, objects),
+    reasonText: syncReasonText(s, objects, defaultsAfter),
     changes: [...sync.changes, ...objects.changes, ...gate.changes],
     statements: statements.map(tx),
     hazards: [...sync.hazards, ...gate.hazards],
@@ -250,31 +258,9 @@ export function planTableSync(
       ...(objects.built.length > 0 ? { objects: objects.built } : {}),
     }),
     ...(sync.renamedAfter ? { renamedAfter: sync.renamedAfter } : {}),
+    ...defaultsAfter,
   });
   return key;
-}
-
-function reasonText(s: SyncInput, objects: ObjectSync): string {
-  const { d, comparison: c } = s;
-  if (c.status === 'LOCAL_ONLY') {
-    const built = objects.built.length > 0 ? ', indexes and constraints' : '';
-    return (
-      `subscription ${d.name} receives ${c.table} from ${d.from}, and ${d.node} has no such table: it is created as on ` +
-      `${d.from} (columns, defaults, not-null, primary key${built})`
-    );
-  }
-  const lacks =
-    objects.built.length > 0
-      ? `${c.table} on ${d.node} lacks what ${d.from} has: ${listText(objects.built.map((o) => `${OBJECT_KIND_TEXT[o.kind]} ${o.name}`))}`
-      : '';
-  if (!differs(c.status)) return lacks;
-  const rename = s.subTable && findRename(s.pubTable, s.subTable, s.columns);
-  if (rename?.kind === 'rename') return renameReasonText(s, rename);
-  const kinds = c.columns
-    .filter((x) => x.kind !== 'extra')
-    .map((x) => (x.kind === 'missing' ? `${x.column} missing` : `${x.column} ${x.kind}`));
-  const columns = `${c.table} on ${d.node} differs from ${d.from}, whose rows subscription ${d.name} receives: ${listText(kinds)}`;
-  return lacks ? `${columns}; ${lacks}` : columns;
 }
 
 /** The publisher's columns a created table gets: those received, and the primary key's. */
@@ -397,7 +383,10 @@ function changeColumn(
   }
   if (defaultChanged) {
     const defaultSync = syncDefault(l, r, s.subscriber.serverVersion, typeChanged);
-    if (typeof defaultSync === 'string') {
+    // the publisher keeps a value for its rows from before the column: the same default as an ADD's
+    if (l.missing !== undefined && kindOf(l) === 'plain' && kindOf(r) === 'plain' && !typeChanged)
+      keptValueDefault(s, l, sync);
+    else if (typeof defaultSync === 'string') {
       // a plain subscriber column takes the values of a stored generated one that is sent (18)
       const sendIt =
         l.generated === 'stored' &&

@@ -728,6 +728,83 @@ describe("an added column gives the subscriber's rows the publisher's value, or 
     ]);
     expect(step(p).hazards).not.toContain('data-gap');
     expect(step(p).hazards).not.toContain('rewrites-table');
+    // the default once the subscription has applied the inserts from before the publisher's ADD COLUMN
+    expect(step(p).defaultsAfter).toEqual({
+      node: 'east',
+      slots: ['west_orders'],
+      table: ORDERS,
+      columns: ['b'],
+      from: 1,
+    });
+    expect(step(p).reasonText).toContain(
+      'the default of b is set once west_orders has applied what east inserted before adding it',
+    );
+  });
+
+  const kept = { default: 'now()', notNull: true, missing: '2026-11-30T20:28:42.816845+00:00' };
+  const keptWorld = (
+    bend: (w: { t: Topology; state: ClusterState }) => void,
+    sub: ColumnSpec[] = [ID, ['a', 'text']],
+  ) => {
+    const w = world(
+      'auto',
+      [table(ORDERS, [ID, ['a', 'text'], ['b', 'timestamp with time zone', kept]])],
+      [table(ORDERS, sub)],
+    );
+    bend(w);
+    return planOf(w);
+  };
+
+  it('a subscription this plan creates: nothing from before is on its way, the default in the same run', () => {
+    const p = keptWorld((w) => {
+      delete at(w.state, 'west').subscriptions.west_orders;
+      delete at(w.state, 'east').slots.west_orders;
+    });
+    expect(step(p).defaultsAfter).toBeUndefined();
+    expect(syncSql(p)).toContain('ALTER COLUMN "b" SET DEFAULT now()');
+    expect(step(p).hazards).not.toContain('data-gap');
+  });
+
+  it.each([
+    [
+      'disabled',
+      (w: { t: Topology; state: ClusterState }) => {
+        at(w.state, 'west').subscriptions.west_orders!.enabled = false;
+      },
+    ],
+    [
+      'to be disabled',
+      (w: { t: Topology; state: ClusterState }) => {
+        w.t.subscriptions.west_orders!.enabled = false;
+      },
+    ],
+  ])('a subscription %s, which cannot be waited on: gated data-gap naming the default', (_, bend) => {
+    const p = keptWorld(bend);
+    expect(step(p).defaultsAfter).toBeUndefined();
+    expect(syncSql(p)).toContain('ALTER COLUMN "b" SET DEFAULT now()');
+    expect(step(p).hazards).toContain('data-gap');
+    expect(gapsOfStep(step(p))).toEqual([
+      expect.objectContaining({ table: ORDERS, reason: expect.stringContaining('the default of column b') }),
+    ]);
+    expect(p.warnings.find((w) => w.code === 'data-gap')!.message).toContain(
+      'steep reinit west_orders --tables public.orders',
+    );
+  });
+
+  it('the default left for a later apply (the wait gave up): set alone, after the wait', () => {
+    const p = keptWorld(() => {}, [
+      ID,
+      ['a', 'text'],
+      [
+        'b',
+        'timestamp with time zone',
+        { default: "'2026-11-30 20:28:42.816845+00'::timestamp with time zone", notNull: true },
+      ],
+    ]);
+    expect(step(p).statements.map((x) => x.sql)).toEqual([
+      'ALTER TABLE "public"."orders"\n  ALTER COLUMN "b" SET DEFAULT now()',
+    ]);
+    expect(step(p).defaultsAfter).toEqual(expect.objectContaining({ columns: ['b'], from: 0 }));
   });
 
   it('a default dropped after the ADD: its value for the old rows, then no default', () => {
