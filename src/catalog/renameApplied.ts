@@ -21,10 +21,22 @@ import { tableOfQualified } from '../model/topology.js';
  * pg_replication_origin_status on the subscriber, the slot's own position is used (an answer
  * `applied` stays exact, `pending` may be a change applied but not yet confirmed).
  */
-export async function renameApplied(
+export function renameApplied(
   subscriber: pg.Client,
   publisher: pg.Client,
   q: { subscription: string; table: string; column: string; publisher: string },
+): Promise<RenameApplied> {
+  return changesApplied(subscriber, publisher, { ...q, pending: (columns) => columns.includes(q.column) });
+}
+
+/**
+ * The same read for any change of the table whose RELATION message's columns are `pending`
+ * (the old name still there; a column added since not there yet: planner/schema/oldRowValues.ts).
+ */
+export async function changesApplied(
+  subscriber: pg.Client,
+  publisher: pg.Client,
+  q: { subscription: string; table: string; publisher: string; pending: (columns: string[]) => boolean },
 ): Promise<RenameApplied> {
   const sub = await readSubscription(subscriber, q.subscription);
   if (sub === null || sub.slot === null)
@@ -57,7 +69,7 @@ export async function renameApplied(
     const old = rows.filter((r) => {
       if (r.data === null) return false;
       const m = relationMessage(r.data);
-      return m.schema === schema && m.name === name && m.columns.includes(q.column);
+      return m.schema === schema && m.name === name && q.pending(m.columns);
     });
     const upto = rows[0]!.upto;
     return old.length > 0 ? { state: 'pending', upto, lastOld: old.at(-1)!.lsn } : { state: 'applied', upto };

@@ -57,29 +57,7 @@ export async function awaitSlotsBefore(topology: Topology, step: Step, opts: Wai
   );
 }
 
-/**
- * Between the statements of a table's sync step that add its columns with the value the
- * publisher's old rows hold and those that set their defaults (`step.defaultsAfter`): until the
- * subscription's slot has confirmed a position past now, on a session of the publisher. The
- * publisher's ADD COLUMN committed before this plan read it, after every insert that came
- * without the column, so past now those inserts are applied, with that value. No wait for the
- * transactions running now: none of them can still write a row without the column. Not caught
- * up, the step fails with the columns added and their defaults not set; apply again sets them.
- */
-export async function awaitDefaultsAfter(topology: Topology, step: Step, opts: WaitOptions): Promise<void> {
-  const { node, slots, table, columns } = step.defaultsAfter!;
-  const named = `column${columns.length === 1 ? '' : 's'} ${columns.join(', ')} of ${table}`;
-  const words: readonly [string, string, string] = [
-    `${named} hold${columns.length === 1 ? 's' : ''} on ${step.node} the value ${node}'s rows from before its ADD COLUMN hold`,
-    `given ${step.node}'s default now, the rows ${node} inserted before its ADD COLUMN that ${step.node} has yet to apply would get that default instead`,
-    'so the default is not set yet (steep apply sets it once the subscription has caught up)',
-  ];
-  await withSession(nodeSession(topology, node, 'steep apply (catch-up)'), (client) =>
-    slotsPastNow(client, slots, pauser(step, opts, ...words), { running: false, past: 'now' }),
-  );
-}
-
-interface WaitOptions {
+export interface WaitOptions {
   statementTimeoutMs: number;
   onEvent: EventSink;
   signal?: AbortSignal;
@@ -92,7 +70,7 @@ const LIST_LEFT = 'so its publication list is left as it is';
  * The wait's pause: says what it awaits every few seconds, gives up at the ceiling or a signal,
  * saying what was `done`, the `loss` it avoids and what it `left` undone.
  */
-function pauser(
+export function pauser(
   step: Step,
   opts: WaitOptions,
   done: string,

@@ -116,9 +116,17 @@ export interface Step {
    * statements from index `from` on set their defaults, and apply runs them only once `slots`
    * (on the publisher `node`) have confirmed a position past now, so that the inserts the
    * publisher made before its ADD COLUMN reach the subscriber's rows with that value, not with
-   * the subscriber's own default (executors/slotCatchUp.ts).
+   * the subscriber's own default; a disabled subscription's slot is read instead, and the step
+   * fails where a change of `table` without them is still to apply (executors/keptDefaults.ts).
    */
-  defaultsAfter?: { node: string; slots: string[]; table: string; columns: string[]; from: number };
+  defaultsAfter?: {
+    node: string;
+    subscription: string;
+    slots: string[];
+    table: string;
+    columns: string[];
+    from: number;
+  };
   /**
    * A subscription's publication list gaining publications that exist already (an earlier apply
    * made them and stopped in its wait, or they were made by hand), or its refresh copying a

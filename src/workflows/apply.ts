@@ -9,11 +9,12 @@ import type pg from 'pg';
 import { readSubscriptionInfo } from '../catalog/compareScope.js';
 import { lockedSessions } from '../db/lockedSession.js';
 import { type EventSink, stepFields } from '../executors/events.js';
+import { awaitDefaultsAfter } from '../executors/keptDefaults.js';
 import { awaitRenameApplied } from '../executors/renameGuard.js';
 import { runStep, stepError } from '../executors/runStep.js';
 import { runGraph, type ScheduleOutcome } from '../executors/schedule.js';
 import { secretFiller } from '../executors/secrets.js';
-import { awaitDefaultsAfter, awaitSlotsBefore, awaitSlotsCatchUp } from '../executors/slotCatchUp.js';
+import { awaitSlotsBefore, awaitSlotsCatchUp } from '../executors/slotCatchUp.js';
 import { watchSlotCreation } from '../executors/slotWait.js';
 import { pausedSettle } from '../executors/workerStop.js';
 import { printAddress, subscriptionNameOf } from '../model/address.js';
@@ -380,7 +381,7 @@ async function runPlannedStep(
             { ...step, statements: step.statements.slice(0, step.defaultsAfter.from) },
             ctx,
           );
-          await awaitDefaultsAfter(topology, step, { ...ctx, ...opts });
+          await awaitDefaultsAfter(topology, step, client, { ...ctx, ...opts });
           await runStep(client, { ...step, statements: step.statements.slice(step.defaultsAfter.from) }, ctx);
         } else await runStep(client, step, ctx);
         if (step.disables) await recordDisable(client, schema, step.node, step.disables);

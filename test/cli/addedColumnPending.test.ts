@@ -27,6 +27,16 @@ const { steep, setUp, startWriter, untilState } = itemsPair(cluster, {
 const untilRow = (node: TestNode, sql: string, what: string) =>
   eventually(async () => (await node.query(sql)).length > 0, HANG_MS, what);
 
+/** The default of `public.items`' column `column` on `node`, as PostgreSQL prints it. */
+async function defaultOf(node: TestNode, column: string): Promise<string | undefined> {
+  const [row] = await node.query<{ d: string }>(
+    `SELECT pg_get_expr(d.adbin, d.adrelid) AS d FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+      WHERE d.adrelid = 'public.items'::regclass AND a.attname = $1`,
+    [column],
+  );
+  return row?.d;
+}
+
 describe('a column schema sync adds while changes from before it are still to apply', () => {
   it("gives those rows the publisher's kept value, setting the default once they are applied", async () => {
     const east = cluster().node('east');
@@ -39,6 +49,7 @@ describe('a column schema sync adds while changes from before it are still to ap
       'INSERT INTO public.items (v) SELECT md5(g::text) FROM generate_series(1, 200) g',
     );
     const writer = startWriter();
+    const writers = [writer];
     const hold = await west.client();
     let held = false;
     try {
@@ -72,18 +83,52 @@ describe('a column schema sync adds while changes from before it are still to ap
       held = false;
       const applied = await applying;
       expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
-      const [def] = await west.query<{ d: string }>(
-        "SELECT pg_get_expr(adbin, adrelid) AS d FROM pg_attrdef WHERE adrelid = 'public.items'::regclass AND adnum = (SELECT attnum FROM pg_attribute WHERE attrelid = 'public.items'::regclass AND attname = 'created')",
-      );
-      expect(def?.d).toBe('now()');
-
+      expect(await defaultOf(west, 'created')).toBe('now()');
       await writer.more('writes after the sync');
       await writer.stop();
+
+      // disabled by hand once every insert from before the next ADD COLUMN was applied: its
+      // slot, read, holds none of them; the default is set, and the plan's ENABLE runs
       await waitCaughtUp(east, ITEMS_SUB);
-      const lost = await idsMissing(west, 'public.items', writer.acked());
-      console.log(`pending inserts: acknowledged ${writer.acked().length}, missing on west ${lost}`);
+      await west.query(`ALTER SUBSCRIPTION ${ITEMS_SUB} DISABLE`);
+      await east.query('ALTER TABLE public.items ADD COLUMN seen timestamptz NOT NULL DEFAULT now()');
+      const second = startWriter();
+      writers.push(second);
+      await second.more('inserts after the second ADD COLUMN, west disabled');
+      const read = await steep(['apply', '--auto-approve']);
+      expect(read.code, `${read.stdout}\n${read.stderr}`).toBe(0);
+      expect(await defaultOf(west, 'seen')).toBe('now()');
+      await second.more('writes after the second sync');
+
+      // disabled by hand while inserts go on, then a column added: inserts from before it are
+      // still to apply, and the step says so and how to go on (the column added, its default not)
+      await west.query(`ALTER SUBSCRIPTION ${ITEMS_SUB} DISABLE`);
+      await second.more('inserts while west is disabled, before the third ADD COLUMN');
+      await east.query('ALTER TABLE public.items ADD COLUMN touched timestamptz NOT NULL DEFAULT now()');
+      await second.more('inserts after the third ADD COLUMN');
+      const refused = await steep(['apply', '--auto-approve']);
+      const said = refused.stdout + refused.stderr;
+      expect(refused.code, said).toBe(1);
+      expect(said).toContain(
+        'subscription items_sub is disabled and changes of public.items from before the ADD COLUMN are still to apply',
+      );
+      const wayOn = /run (ALTER SUBSCRIPTION \S+ ENABLE) on west .*then run steep apply again/.exec(said);
+      expect(wayOn, said).not.toBeNull();
+      expect(await defaultOf(west, 'touched')).not.toBe('now()');
+      // the way on, followed literally
+      await west.query(wayOn![1]!);
+      const enabled = await steep(['apply', '--auto-approve']);
+      expect(enabled.code, `${enabled.stdout}\n${enabled.stderr}`).toBe(0);
+      expect(await defaultOf(west, 'touched')).toBe('now()');
+
+      await second.more('writes after the third sync');
+      await second.stop();
+      await waitCaughtUp(east, ITEMS_SUB);
+      const acked = writers.flatMap((w) => w.acked());
+      const lost = await idsMissing(west, 'public.items', acked);
+      console.log(`pending inserts: acknowledged ${acked.length}, missing on west ${lost}`);
       expect(lost).toBe(0);
-      const rows = 'SELECT id, v, created FROM public.items';
+      const rows = 'SELECT id, v, created, seen, touched FROM public.items';
       expect(await queryDigest(west, rows)).toEqual(await queryDigest(east, rows));
       await untilState('synchronized');
       const plan = await steep(['plan', '--detailed-exitcode']);
@@ -93,7 +138,7 @@ describe('a column schema sync adds while changes from before it are still to ap
     } finally {
       if (held) await hold.query('ROLLBACK').catch(() => {});
       await hold.end();
-      await writer.stop();
+      for (const w of writers) await w.stop();
     }
   }, 600_000);
 });

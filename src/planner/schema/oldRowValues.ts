@@ -169,17 +169,17 @@ export function madePlainGap(
  * ADD COLUMN (`c.missing`), given to the subscriber's plain column. The inserts the publisher
  * made before that ADD come without the column, and the subscriber's apply worker gives them
  * the default the column has when it applies them: it must be that value until they are
- * applied. Where the subscription streams, the default is set after the step's other
- * statements once its slot has confirmed a position past now (`defaults`, `defaultsAfter`);
- * where it does not exist yet, nothing from before is on its way; where it cannot stream
- * before the step (disabled, or to be, or without a slot), the step is gated `data-gap`.
+ * applied. Where the subscription exists, the default is set after the step's other
+ * statements once nothing from before is on its way (`defaults`, `defaultsAfter`:
+ * executors/keptDefaults.ts); where it does not exist yet, nothing is; where it has no slot
+ * (slot_name NONE), steep can neither wait nor read, and the step is gated `data-gap`.
  */
 export function keptValueDefault(s: SyncInput, c: TableColumn, out: ColumnEffects): void {
   const { d } = s;
   const table = s.comparison.table;
   const sql = c.default === null ? alterColumn.dropDefault(c) : alterColumn.setDefault(c);
   const o = s.subscriber.subscriptions[d.name];
-  if (o?.enabled && !o.slotNone && d.enabled) {
+  if (o && !o.slotNone) {
     out.defaults.push({ column: c.name, sql });
     return;
   }
@@ -191,13 +191,13 @@ export function keptValueDefault(s: SyncInput, c: TableColumn, out: ColumnEffect
   out.gaps.push({
     table,
     subscription: d.name,
-    reason: `the default of column ${c.name} of ${table} was set on ${d.node} by schema sync while subscription ${d.name} did not stream: ${window}`,
+    reason: `the default of column ${c.name} of ${table} was set on ${d.node} by schema sync while subscription ${d.name} had no slot: ${window}`,
   });
   s.ctx.warn(
     'data-gap',
     `subscription ${d.name}: the default of column ${c.name} of ${table} is set on ${d.node} while the subscription ` +
-      `does not stream (disabled, or without a slot), so steep cannot wait until it has applied what ${d.from} wrote ` +
-      `before adding the column: ${window} (hazard data-gap); ${stepGapClosing(d.name, [table])}`,
+      `has no slot (slot_name NONE), so steep can neither wait until it has applied what ${d.from} wrote before adding ` +
+      `the column nor read whether it has: ${window} (hazard data-gap); ${stepGapClosing(d.name, [table])}`,
     { address: s.address, node: d.node },
   );
 }
@@ -222,6 +222,7 @@ export function defaultsLast(
   return {
     defaultsAfter: {
       node: s.d.from,
+      subscription: s.d.name,
       slots: [o.slot],
       table: s.comparison.table,
       columns: defaults.map((x) => x.column),

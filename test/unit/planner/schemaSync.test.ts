@@ -731,6 +731,7 @@ describe("an added column gives the subscriber's rows the publisher's value, or 
     // the default once the subscription has applied the inserts from before the publisher's ADD COLUMN
     expect(step(p).defaultsAfter).toEqual({
       node: 'east',
+      subscription: 'west_orders',
       slots: ['west_orders'],
       table: ORDERS,
       columns: ['b'],
@@ -767,19 +768,31 @@ describe("an added column gives the subscriber's rows the publisher's value, or 
 
   it.each([
     [
-      'disabled',
+      'disabled (its slot is read instead)',
       (w: { t: Topology; state: ClusterState }) => {
         at(w.state, 'west').subscriptions.west_orders!.enabled = false;
       },
     ],
     [
-      'to be disabled',
+      'to be disabled (after this step)',
       (w: { t: Topology; state: ClusterState }) => {
         w.t.subscriptions.west_orders!.enabled = false;
       },
     ],
-  ])('a subscription %s, which cannot be waited on: gated data-gap naming the default', (_, bend) => {
+  ])('a subscription %s: the default after the wait, no data-gap', (_, bend) => {
     const p = keptWorld(bend);
+    expect(step(p).defaultsAfter).toEqual(
+      expect.objectContaining({ subscription: 'west_orders', columns: ['b'], from: 1 }),
+    );
+    expect(step(p).hazards).not.toContain('data-gap');
+  });
+
+  it('a subscription without a slot, which steep can neither wait on nor read: gated data-gap naming the default', () => {
+    const p = keptWorld((w) => {
+      const o = at(w.state, 'west').subscriptions.west_orders!;
+      o.enabled = false;
+      o.slotNone = true;
+    });
     expect(step(p).defaultsAfter).toBeUndefined();
     expect(syncSql(p)).toContain('ALTER COLUMN "b" SET DEFAULT now()');
     expect(step(p).hazards).toContain('data-gap');
