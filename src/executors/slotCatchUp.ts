@@ -106,9 +106,9 @@ export function pauser(
 /**
  * On a publisher, right after something was created there (a publication): until every
  * transaction running now has ended (unless `running: false`), then until each of `slots` has
- * confirmed the WAL inserted by then (`past`: what that position is, for the reader), calling `pause` with what is still awaited between two
- * readings (it sleeps, or throws to give up). What a walsender decodes past that position sees
- * what was created.
+ * confirmed the WAL inserted by then (`past`: what that position is, for the reader), calling
+ * `pause` with what is still awaited between two readings (it sleeps, or throws to give up).
+ * What a walsender decodes past that position sees what was created.
  */
 export async function slotsPastNow(
   client: pg.Client,
