@@ -22,6 +22,10 @@ export interface ColumnIdentity {
   attnum: number;
   /** format_type of the column */
   type: string;
+  /** the value PostgreSQL kept for the rows the column was added over (catalog/columnIdentity.ts); absent: none */
+  kept?: string;
+  /** in a baseline: the subscriber's own kept value for the column, as recorded beside the publisher's */
+  subscriberKept?: string;
 }
 
 /** column name → identity on the publisher */
@@ -32,6 +36,8 @@ export interface ColumnIdentityFacts {
   publisher: ColumnIdentities;
   /** the subscriber's column names now */
   subscriber: readonly string[];
+  /** the subscriber's kept values now, by column name (absent: none) */
+  subscriberKept?: Readonly<Record<string, string>>;
 }
 
 export interface ColumnIdentityReading {
@@ -67,18 +73,68 @@ export function readColumnIdentity(
   from: string,
 ): ColumnIdentityReading {
   const subscriber = new Set(f.subscriber);
-  if (base === null) return { reason: null, next: { ...f.publisher } };
+  const now = withSubscriberKept(f.publisher, f.subscriberKept);
+  if (base === null) return { reason: null, next: now };
   const moved = Object.keys(base)
     .filter(
       (n) => subscriber.has(n) && f.publisher[n] !== undefined && f.publisher[n]!.attnum !== base[n]!.attnum,
     )
     .sort();
   if (moved.length > 0) return { reason: movedText(base, f.publisher, moved, table, from), next: base };
-  const next: ColumnIdentities = { ...f.publisher };
+  const apart = Object.entries(now)
+    .filter(
+      ([n, x]) => keptApart(x) && (base[n]?.kept !== x.kept || base[n]?.subscriberKept !== x.subscriberKept),
+    )
+    .map(([n]) => n)
+    .sort();
+  if (apart.length > 0) return { reason: keptText(now, apart, table, from), next: base };
+  const next: ColumnIdentities = { ...now };
   // a renamed column's old name, while the subscriber still has it
   for (const [n, x] of Object.entries(base))
     if (f.publisher[n] === undefined && subscriber.has(n)) next[n] = x;
   return { reason: null, next };
+}
+
+/**
+ * The publisher's columns with the subscriber's kept value of each (`subscriberKept`): what a
+ * baseline records, so that a pair of kept values it holds is no break.
+ */
+export function withSubscriberKept(
+  publisher: ColumnIdentities,
+  subscriberKept: Readonly<Record<string, string>> | undefined,
+): ColumnIdentities {
+  const out: ColumnIdentities = {};
+  for (const [n, x] of Object.entries(publisher)) {
+    const kept = subscriberKept?.[n];
+    out[n] = kept === undefined ? x : { ...x, subscriberKept: kept };
+  }
+  return out;
+}
+
+/** The subscriber's kept values of `columns` (a node's identities), by name. */
+export function keptValues(columns: ColumnIdentities): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(columns).flatMap(([n, x]) => (x.kept === undefined ? [] : [[n, x.kept]])),
+  );
+}
+
+/**
+ * Kept values apart: a column added on each side by its own ADD COLUMN over rows it held, with
+ * a default PostgreSQL evaluated once (`DEFAULT now()`, schemaSync strict or manual: the DBA
+ * adds it on both), gives each side's old rows its own value, and no change carries them.
+ */
+const keptApart = (x: ColumnIdentity) =>
+  x.kept !== undefined && x.subscriberKept !== undefined && x.kept !== x.subscriberKept;
+
+function keptText(now: ColumnIdentities, apart: string[], table: string, from: string): string {
+  const each = apart.map(
+    (n) => `${n} (${now[n]!.kept} on ${from}, ${now[n]!.subscriberKept} on the subscriber)`,
+  );
+  return (
+    `column${apart.length === 1 ? '' : 's'} ${each.join(', ')} of ${table} ${apart.length === 1 ? 'was' : 'were'} ` +
+    `added on each side with a default evaluated once, so the rows each held then keep another value on each, ` +
+    'which no change carries'
+  );
 }
 
 function movedText(

@@ -2,7 +2,12 @@ import type pg from 'pg';
 import { readColumnIdentities } from '../catalog/columnIdentity.js';
 import { nodeSession, withSession } from '../db/connect.js';
 import type { ClusterState, ObservedNode, ObservedSubscription } from '../model/cluster.js';
-import { addMissingSql, type ColumnIdentities } from '../model/columnIdentity.js';
+import {
+  addMissingSql,
+  type ColumnIdentities,
+  keptValues,
+  withSubscriberKept,
+} from '../model/columnIdentity.js';
 import {
   type ContinuityBaseline,
   continuity,
@@ -108,12 +113,20 @@ function judgeSubscription(
       // a copy steep just made or started: its baseline is taken now, not at the first reading
       // after it (a column swapped in between would be the baseline, unseen)
       const own = before && before.subscriptionOid === o.oid;
-      if (!own && members.length > 0 && pubColumns)
-        record.push({ table, subscriptionOid: o.oid, members, columns: pubColumns, since: now, gap: null });
+      if (!own && members.length > 0 && pubColumns) {
+        const columns = withSubscriberKept(pubColumns, subColumns && keptValues(subColumns));
+        record.push({ table, subscriptionOid: o.oid, members, columns, since: now, gap: null });
+      }
       continue;
     }
     const both =
-      pubColumns && subColumns ? { publisher: pubColumns, subscriber: Object.keys(subColumns) } : null;
+      pubColumns && subColumns
+        ? {
+            publisher: pubColumns,
+            subscriber: Object.keys(subColumns),
+            subscriberKept: keptValues(subColumns),
+          }
+        : null;
     const c = continuity(before, {
       subscription: o.name,
       subscriptionOid: o.oid,

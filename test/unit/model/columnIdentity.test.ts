@@ -65,6 +65,50 @@ describe('column identity (model/columnIdentity.ts)', () => {
   });
 });
 
+describe('kept values: a column added on each side over the rows it held (model/columnIdentity.ts)', () => {
+  const X = '"2026-12-01T09:00:00.5"';
+  const Y = '"2026-12-01T09:00:07.25"';
+  const before = ids({ id: 1, a: 2 });
+  const added = { ...before, c: { attnum: 3, type: 'timestamp with time zone', kept: X } };
+  const facts = (subscriberKept?: Record<string, string>) => ({
+    publisher: added,
+    subscriber: ['id', 'a', 'c'],
+    ...(subscriberKept ? { subscriberKept } : {}),
+  });
+
+  it('each side its own value (both added by hand with DEFAULT now()): a break naming both values', () => {
+    const r = readColumnIdentity(before, facts({ c: Y }), T, 'east');
+    expect(r.reason).toBe(
+      `column c (${X} on east, ${Y} on the subscriber) of public.t was added on each side with a default evaluated once, ` +
+        'so the rows each held then keep another value on each, which no change carries',
+    );
+    expect(r.next).toBe(before);
+  });
+
+  it("the publisher's value on the subscriber too (schema sync's ADD, or the DBA as docs/steep-yaml.md says): no break", () => {
+    const r = readColumnIdentity(before, facts({ c: X }), T, 'east');
+    expect(r.reason).toBeNull();
+    expect(r.next.c).toEqual({ ...added.c, subscriberKept: X });
+  });
+
+  it('none kept on one side (added without rows, or rewritten since): no break', () => {
+    expect(readColumnIdentity(before, facts(), T, 'east').reason).toBeNull();
+  });
+
+  it('a baseline taken with both values (a copy since, or the first reading) knows them: no break, then or later', () => {
+    const first = readColumnIdentity(null, facts({ c: Y }), T, 'east');
+    expect(first.reason).toBeNull();
+    expect(first.next.c).toEqual({ ...added.c, subscriberKept: Y });
+    expect(readColumnIdentity(first.next, facts({ c: Y }), T, 'east').reason).toBeNull();
+  });
+
+  it('a baseline taken while the subscriber lacked the column: its value added later, apart, is a break', () => {
+    const first = readColumnIdentity(before, { publisher: added, subscriber: ['id', 'a'] }, T, 'east');
+    expect(first.reason).toBeNull();
+    expect(readColumnIdentity(first.next, facts({ c: Y }), T, 'east').reason).toMatch(/^column c \(/);
+  });
+});
+
 describe('continuity with column identity', () => {
   const member = { publication: 'p', publicationOid: 100, via: 'table' as const, rowOid: 5 };
   const facts = (publisher: ColumnIdentities, subscriber: string[]) => ({
