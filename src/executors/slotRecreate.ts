@@ -9,7 +9,10 @@ import { sleep } from './sleep.js';
  * `work` on the publisher's slot of a subscription once nothing holds it: the subscription
  * disabled (if it was enabled), its walsender gone — one that has not noticed yet (waiting for
  * WAL past the end, or an invalidated slot's walsender before it errors out) ended after 5 s —
- * and the subscription enabled again afterwards if it was.
+ * and the subscription enabled again afterwards if it was. A worker the launcher started just
+ * before the DISABLE still connects once, and its walsender can take the slot between the look
+ * and `work`'s drop: refused with object_in_use, the drop (`work`'s first statement, nothing
+ * done yet) waits for the slot again, within the same ceiling.
  */
 async function withSlotReleased<T>(
   pub: pg.Client,
@@ -22,19 +25,28 @@ async function withSlotReleased<T>(
   const t0 = Date.now();
   for (;;) {
     const holder = await readSlotHolder(pub, s.slot);
-    if (!holder?.pid) break;
+    if (!holder?.pid) {
+      try {
+        const done = await work();
+        if (s.enabled) await sub.query(`ALTER SUBSCRIPTION ${name} ENABLE`);
+        return done;
+      } catch (err) {
+        if ((err as { code?: string }).code !== OBJECT_IN_USE || Date.now() - t0 > HELD_CEILING_MS) throw err;
+        continue;
+      }
+    }
     if (Date.now() - t0 > 5_000) await pub.query('SELECT pg_catalog.pg_terminate_backend($1)', [holder.pid]);
-    if (Date.now() - t0 > 60_000)
+    if (Date.now() - t0 > HELD_CEILING_MS)
       throw new SteepError(
         'reinit.slot_held',
         `slot ${s.slot} stays held by process ${holder.pid} 60 s after subscription ${s.subscription} was disabled and that process was ended: find what streams from it (pg_stat_replication), stop it, then run the same reinit again`,
       );
     await sleep(200);
   }
-  const done = await work();
-  if (s.enabled) await sub.query(`ALTER SUBSCRIPTION ${name} ENABLE`);
-  return done;
 }
+
+const OBJECT_IN_USE = '55006';
+const HELD_CEILING_MS = 60_000;
 
 /** The slot to make again, and the subscription whose worker must let go of it first. */
 interface SlotToRecreate {
