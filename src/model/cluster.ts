@@ -140,8 +140,11 @@ export interface ObservedSlot {
   skips?: string[];
   restartLsn: string | null;
   temporary: boolean;
-  /** PG 17+ */
-  failover: boolean | null;
+  failover: boolean | null /* 17+ */;
+  /** transactions decoded (pg_stat_replication_slots), counted since `countedSince` and `countReset` (catalog/queries/slots.ts) */
+  decodedTxns?: string | null;
+  countedSince?: string | null;
+  countReset?: string | null;
 }
 
 export interface ObservedOrigin {

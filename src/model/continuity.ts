@@ -7,7 +7,15 @@ import {
   identitiesDiffer,
   readColumnIdentity,
 } from './columnIdentity.js';
-import { compareLsn } from './lsn.js';
+import {
+  type DecodedCount,
+  type DecodedRecord,
+  nextDecoded,
+  type PausedPositions,
+  pausedMoveReason,
+  recreatedReason,
+  samePaused,
+} from './handMoves.js';
 import type { Change, Hazard } from './plan.js';
 
 /**
@@ -33,7 +41,10 @@ import type { Change, Hazard } from './plan.js';
  * column is a gap of kind `columns`; and, while the subscription is disabled, where its slot and
  * its origin stand (`PausedPositions`): nothing streams then, so either moving forward between
  * two readings is a hand's (the slot advanced, or dropped and created again; the origin
- * advanced), and PostgreSQL resumes past what was committed in between.
+ * advanced), and PostgreSQL resumes past what was committed in between. And, whatever happened
+ * between two readings, the count of transactions the slot decoded (`DecodedCount`): it only
+ * grows while the server's statistics are kept, so a smaller one is a slot dropped and created
+ * again, found even where no reading saw the pause.
  */
 
 /** One way the publisher publishes a table to a subscription. */
@@ -59,20 +70,6 @@ export interface ContinuityGap {
   kind?: 'columns' | 'positions';
 }
 
-/**
- * Where a disabled subscription stands while nothing streams it (no walsender holds its slot),
- * read by the same reading: the positions its worker resumes from when enabled.
- */
-export interface PausedPositions {
-  /** pg_subscription's row version (xmin): every ALTER SUBSCRIPTION, an ENABLE among them, makes a new one */
-  rowVersion: string;
-  slot: string;
-  /** the slot's confirmed_flush_lsn on the publisher */
-  slotLsn: string;
-  /** the subscriber's origin (`pg_<oid>`) remote_lsn */
-  originLsn: string;
-}
-
 /** What steep recorded of one table of one subscription instance. */
 export interface ContinuityBaseline {
   table: string;
@@ -86,6 +83,8 @@ export interface ContinuityBaseline {
   gap: ContinuityGap | null;
   /** the subscription's positions at the last reading that found it paused (null or absent: none) */
   paused?: PausedPositions | null;
+  /** its slot's count of decoded transactions at a recent reading (null or absent: none) */
+  decoded?: DecodedRecord | null;
 }
 
 /** The facts of one table now. */
@@ -111,6 +110,8 @@ export interface ContinuityFacts {
   paused?: PausedPositions;
   /** the finish position of a transaction ALTER SUBSCRIPTION … SKIP set it to skip; absent: none */
   skipping?: string;
+  /** its slot's count of decoded transactions now; absent: not read */
+  decoded?: DecodedCount;
   /** now (ISO 8601) */
   now: string;
 }
@@ -176,35 +177,6 @@ function skipReason(skipped: readonly Membership[], f: ContinuityFacts): string 
 }
 
 /**
- * Why the stream of `f.table` broke where its subscription's positions moved forward between two
- * readings that found it paused, with no ALTER SUBSCRIPTION between them (none: undefined). A
- * position behind the one recorded loses nothing (what comes again is sent again, or applied
- * again and fails): only forward counts.
- */
-function pausedMoveReason(
-  before: PausedPositions | null | undefined,
-  f: ContinuityFacts,
-): string | undefined {
-  const now = f.paused;
-  if (!before || !now || before.rowVersion !== now.rowVersion || before.slot !== now.slot) return undefined;
-  const lost = `PostgreSQL resumes past it, so changes to ${f.table} committed in between are never sent`;
-  if (compareLsn(now.slotLsn, before.slotLsn) > 0)
-    return `${f.subscription}'s slot ${now.slot} on ${f.from} moved from ${before.slotLsn} to ${now.slotLsn} while the subscription was disabled and nothing streamed from it (advanced, or dropped and created again, by hand): ${lost}`;
-  if (compareLsn(now.originLsn, before.originLsn) > 0)
-    return `${f.subscription}'s origin on its subscriber moved from ${before.originLsn} to ${now.originLsn} while the subscription was disabled and no worker applied (advanced by hand): ${lost}`;
-  return undefined;
-}
-
-const samePaused = (a: PausedPositions | null | undefined, b: PausedPositions | null | undefined) =>
-  (a ?? null) === (b ?? null) ||
-  (!!a &&
-    !!b &&
-    a.rowVersion === b.rowVersion &&
-    a.slot === b.slot &&
-    a.slotLsn === b.slotLsn &&
-    a.originLsn === b.originLsn);
-
-/**
  * The continuity of one table: `baseline` is what steep recorded (null: nothing, or another
  * instance's), `f` the facts now. `changed`: the baseline to record differs from the one read.
  *
@@ -223,6 +195,7 @@ export function continuity(baseline: ContinuityBaseline | null, f: ContinuityFac
   const base = baseline && baseline.subscriptionOid === f.subscriptionOid ? baseline : null;
   if (base?.gap) return { verdict: 'gap', baseline: base, changed: base !== baseline };
   const paused = f.paused ?? null;
+  const decoded = nextDecoded(base?.decoded, f.decoded, f.now);
   const ids = f.columns ? readColumnIdentity(base?.columns ?? null, f.columns, f.table, f.from) : null;
   const columns = ids?.next ?? base?.columns ?? null;
   const start = (gap: ContinuityGap | null): ContinuityBaseline => ({
@@ -233,6 +206,7 @@ export function continuity(baseline: ContinuityBaseline | null, f: ContinuityFac
     since: base?.since ?? f.now,
     gap,
     paused,
+    decoded,
   });
   if (f.members.length === 0) {
     const reason =
@@ -257,13 +231,14 @@ export function continuity(baseline: ContinuityBaseline | null, f: ContinuityFac
       };
     const byHand =
       pausedMoveReason(base.paused, f) ??
+      recreatedReason(base.decoded, f) ??
       (f.skipping
         ? `ALTER SUBSCRIPTION ${f.subscription} SKIP (lsn = ${f.skipping}) was set by hand: PostgreSQL skips the transaction finishing there, so its changes to ${f.table} are never applied`
         : undefined);
     if (byHand)
       return {
         verdict: 'gap',
-        baseline: { ...base, paused, gap: { since: f.now, reason: byHand, kind: 'positions' } },
+        baseline: { ...base, paused, decoded, gap: { since: f.now, reason: byHand, kind: 'positions' } },
         changed: true,
       };
     if (ids?.reason)
@@ -277,8 +252,8 @@ export function continuity(baseline: ContinuityBaseline | null, f: ContinuityFac
       base.members.some((m) => !f.members.some((n) => same(m, n))) ||
       identitiesDiffer(base.columns ?? null, columns);
     if (moved) return { verdict: 'continuous', baseline: start(null), changed: true };
-    const kept = samePaused(base.paused, paused);
-    return { verdict: 'continuous', baseline: kept ? base : { ...base, paused }, changed: !kept };
+    const kept = samePaused(base.paused, paused) && (base.decoded ?? null) === decoded;
+    return { verdict: 'continuous', baseline: kept ? base : { ...base, paused, decoded }, changed: !kept };
   }
   return {
     verdict: 'gap',

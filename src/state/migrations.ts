@@ -257,6 +257,15 @@ export function stateMigrations(schema: string): Migration[] {
         `ALTER TABLE ${s}.stream_continuity ADD COLUMN IF NOT EXISTS paused jsonb`,
       ],
     },
+    {
+      version: 25,
+      statements: [
+        // the count of transactions the subscription's slot had decoded at a recent reading, and
+        // since when it counts: a smaller one later, counting since the same moment, is the slot
+        // dropped and created again, a gap (model/continuity.ts DecodedRecord)
+        `ALTER TABLE ${s}.stream_continuity ADD COLUMN IF NOT EXISTS decoded jsonb`,
+      ],
+    },
   ];
 }
 

@@ -9,7 +9,8 @@ import { StateTable } from './stateTable.js';
  * the baseline of model/continuity.ts (the publisher's memberships when its stream started, and
  * a gap once found); from migration 16 the publisher's column identity (`columns`) and the kind
  * of a gap (`gap_kind`: `columns`, `positions`, or NULL for a membership); from migration 24 the
- * subscription's positions at the last reading that found it paused (`paused`).
+ * subscription's positions at the last reading that found it paused (`paused`); from migration
+ * 25 its slot's count of decoded transactions at a recent reading (`decoded`).
  */
 export class StreamContinuityStore extends StateTable {
   protected readonly name = 'stream_continuity';
@@ -28,11 +29,12 @@ export class StreamContinuityStore extends StateTable {
       columns: ContinuityBaseline['columns'];
       gapKind: string | null;
       paused: ContinuityBaseline['paused'];
+      decoded: ContinuityBaseline['decoded'];
     }>(
       `SELECT subscription, table_name AS "table", subscription_oid::text AS oid, members,
               ${isoTime('since')} AS since, ${isoTime('gap_since')} AS "gapSince", gap_reason AS "gapReason",
               pg_catalog.to_jsonb(t)->'columns' AS columns, pg_catalog.to_jsonb(t)->>'gap_kind' AS "gapKind",
-              pg_catalog.to_jsonb(t)->'paused' AS paused
+              pg_catalog.to_jsonb(t)->'paused' AS paused, pg_catalog.to_jsonb(t)->'decoded' AS decoded
          FROM ${this.table} t WHERE node_name = $1`,
       [this.node],
     );
@@ -46,6 +48,7 @@ export class StreamContinuityStore extends StateTable {
         members: r.members,
         columns: r.columns ?? null,
         paused: r.paused ?? null,
+        decoded: r.decoded ?? null,
         since: r.since,
         gap:
           r.gapSince !== null
@@ -63,11 +66,13 @@ export class StreamContinuityStore extends StateTable {
   /** Record these baselines of `subscription` (one statement). */
   async record(client: pg.Client, subscription: string, baselines: ContinuityBaseline[]): Promise<void> {
     if (baselines.length === 0) return;
-    // what migrations 16 (the column identity, a gap's kind) and 24 (the paused positions) added,
-    // where applied (an apply migrates): each column and its value from the baseline b
-    const [identity, paused] = await existing(client, [
+    // what migrations 16 (the column identity, a gap's kind), 24 (the paused positions) and 25
+    // (the slot's decoded count) added, where applied (an apply migrates): each column and its
+    // value from the baseline b
+    const [identity, paused, decoded] = await existing(client, [
       [this.table, 'columns'],
       [this.table, 'paused'],
+      [this.table, 'decoded'],
     ]);
     const fields: Array<[string, string]> = [
       ['subscription_oid', 'b."subscriptionOid"'],
@@ -78,11 +83,13 @@ export class StreamContinuityStore extends StateTable {
     ];
     if (identity) fields.push(['columns', 'b.columns'], ['gap_kind', "b.gap->>'kind'"]);
     if (paused) fields.push(['paused', 'b.paused']);
+    if (decoded) fields.push(['decoded', 'b.decoded']);
     await client.query(
       `INSERT INTO ${this.table} (node_name, subscription, table_name, ${fields.map(([c]) => c).join(', ')})
        SELECT $1, $2, b."table", ${fields.map(([, v]) => v).join(', ')}
          FROM jsonb_to_recordset($3::jsonb) AS b("table" text, "subscriptionOid" bigint, members jsonb,
-                                                  columns jsonb, since timestamptz, gap jsonb, paused jsonb)
+                                                  columns jsonb, since timestamptz, gap jsonb, paused jsonb,
+                                                  decoded jsonb)
        ON CONFLICT (node_name, subscription, table_name) DO UPDATE SET
          ${fields.map(([c]) => `${c} = excluded.${c}`).join(', ')}`,
       [this.node, subscription, JSON.stringify(baselines)],

@@ -14,8 +14,8 @@ import {
   type GapOfTable,
   gapWayOut,
   membershipsOf,
-  type PausedPositions,
 } from '../model/continuity.js';
+import { decodedCount, pausedPositions } from '../model/handMoves.js';
 import { foreignTopology } from '../model/ownership.js';
 import { qualifiedName, type Topology } from '../model/topology.js';
 import { StreamContinuityStore } from '../state/streamContinuity.js';
@@ -56,19 +56,6 @@ function ancestorsOf(publisher: ObservedNode, table: string): string[] {
   return out;
 }
 
-/**
- * The subscription's positions where it is paused: disabled, no worker of it running as its
- * subscriber was read, no walsender holding its slot as its publisher was read. Until an ALTER
- * SUBSCRIPTION (an ENABLE) neither position can move but by hand (model/continuity.ts).
- */
-function pausedPositions(o: ObservedSubscription, publisher: ObservedNode): PausedPositions | undefined {
-  if (o.enabled || o.workerRunning !== false || o.slotNone || !o.slot || !o.rowVersion || !o.originLsn)
-    return undefined;
-  const slot = publisher.slots[o.slot];
-  if (slot?.slotType !== 'logical' || slot.active || !slot.confirmedFlushLsn) return undefined;
-  return { rowVersion: o.rowVersion, slot: o.slot, slotLsn: slot.confirmedFlushLsn, originLsn: o.originLsn };
-}
-
 /** One subscription's verdicts and the baselines to record; null when it is not judged now. */
 function judgeSubscription(
   topology: Topology,
@@ -94,6 +81,7 @@ function judgeSubscription(
   const publications = Object.fromEntries(Object.values(publisher.publications).map((p) => [p.name, p.oid]));
   const skipped = o.slot && !o.slotNone ? publisher.slots[o.slot]?.skips : undefined;
   const paused = pausedPositions(o, publisher);
+  const decoded = decodedCount(o, publisher);
   const gaps: TableGap[] = [];
   const record: ContinuityBaseline[] = [];
   for (const t of o.tables) {
@@ -137,6 +125,7 @@ function judgeSubscription(
       ...(both ? { columns: both } : {}),
       ...(skipped ? { skipped } : {}),
       ...(paused ? { paused } : {}),
+      ...(decoded ? { decoded } : {}),
       ...(o.skipLsn ? { skipping: o.skipLsn } : {}),
       now,
     });

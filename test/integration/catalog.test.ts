@@ -629,6 +629,10 @@ describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
       confirmedFlushLsn: expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+$/),
       restartLsn: expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+$/),
       failover: pg17 ? true : null,
+      // the transactions it decoded, counted since the statistics' last discard (and no reset)
+      decodedTxns: expect.stringMatching(/^\d+$/),
+      countedSince: expect.stringMatching(/^\d+(\.\d+)?$/),
+      countReset: null,
     } satisfies ObservedSlot);
     expect(subSlot.retainedWalBytes).toBeGreaterThanOrEqual(0);
     await pub.query('create table if not exists public.wal_filler (v text)');
@@ -642,6 +646,9 @@ describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
       confirmedFlushLsn: expect.any(String),
       restartLsn: expect.any(String),
       failover: pg17 ? false : null,
+      decodedTxns: '0',
+      countedSince: expect.stringMatching(/^\d+(\.\d+)?$/),
+      countReset: null,
     } satisfies ObservedSlot);
     // the orphan holds back the WAL written since it was created
     expect(later.slots[orphan]!.retainedWalBytes).toBeGreaterThan(2_000_000);

@@ -91,6 +91,11 @@ export interface GapChange {
    * `sql`: a scheduled reading during the pause, which records where it stands
    */
   readWhilePaused?: boolean;
+  /**
+   * before the change, n more ids written and then a `status` read while it streams (a scheduled
+   * reading, none during the pause): it records how many transactions the slot has decoded
+   */
+  readBefore?: { writes: number };
   /** with `lag`: paused and resumed by steep apply (the file says `enabled: false`, then not), never by hand */
   pausedBySteep?: boolean;
   /**
@@ -234,6 +239,11 @@ export async function runGapCase(c: GapCase, cluster: TestCluster): Promise<void
       const want = change.state ?? 'gap';
       const before = await memberships(east, change.recreates ?? []);
       if (change.quiet) await writers.at(-1)!.stop();
+      if (change.readBefore) {
+        await moreWrites(change.readBefore.writes);
+        const read = await steep(['status']);
+        expect(read.code, shown(read)).toBe(0);
+      }
       if (change.lag && change.pausedBySteep) {
         path = config(c, cluster, published, true);
         const held = change.busyWorker ? await west.client() : null;

@@ -5,6 +5,10 @@ import type { CatalogQuery } from './catalogQuery.js';
  * Replication slots of the whole server (slots are cluster-wide; `database` says where a
  * logical slot lives). Retained WAL is measured from the current WAL position (the last
  * replayed one on a standby) to the slot's restart_lsn. PostgreSQL 17+: failover; null before.
+ * The transactions the slot decoded (pg_stat_replication_slots.total_txns), since when the
+ * server's statistics count (a crash discards them and resets the archiver's, a clean restart
+ * keeps them: pg_stat_archiver.stats_reset) and the slot's own last reset (a slot made again has
+ * none), as epoch seconds.
  */
 export function slotsQuery(serverVersion: number): CatalogQuery {
   return {
@@ -23,7 +27,11 @@ export function slotsQuery(serverVersion: number): CatalogQuery {
        s.confirmed_flush_lsn::text as "confirmedFlushLsn",
        s.restart_lsn::text as "restartLsn",
        s.temporary,
-       ${serverVersion >= PG17 ? 's.failover' : 'null::boolean as failover'}
-  from pg_catalog.pg_replication_slots s`,
+       ${serverVersion >= PG17 ? 's.failover' : 'null::boolean as failover'},
+       st.total_txns::text as "decodedTxns",
+       (select extract(epoch from a.stats_reset)::text from pg_catalog.pg_stat_archiver a) as "countedSince",
+       extract(epoch from st.stats_reset)::text as "countReset"
+  from pg_catalog.pg_replication_slots s
+  left join pg_catalog.pg_stat_replication_slots st on st.slot_name = s.slot_name`,
   };
 }

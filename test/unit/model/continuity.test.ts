@@ -125,6 +125,71 @@ describe('continuity (model/continuity.ts)', () => {
     expect(continuity(b, facts([rel(5)]))).toMatchObject({ changed: true, baseline: { paused: null } });
   });
 
+  it("a slot's decoded count smaller than at a reading before, counted as before, is a gap", () => {
+    const since = '1764590000.123456';
+    const count = (
+      txns: string,
+      p: { slot?: string; since?: string; reset?: string | null; now?: string } = {},
+    ) => ({
+      ...facts([rel(5)]),
+      now: p.now ?? NOW,
+      decoded: { slot: p.slot ?? 'shop_sub', txns, since: p.since ?? since, reset: p.reset ?? null },
+    });
+    const later = (minutes: number) => new Date(Date.parse(NOW) + minutes * 60_000).toISOString();
+    // the first reading with a count records it, with when
+    const first = continuity(baseline([rel(5)]), count('5000'));
+    expect(first).toMatchObject({
+      verdict: 'continuous',
+      changed: true,
+      baseline: { decoded: { slot: 'shop_sub', txns: '5000', since, reset: null, at: NOW } },
+    });
+    const b = first.baseline;
+    // it grows: kept as recorded until it doubles or the record is 10 minutes old
+    expect(continuity(b, count('9999', { now: later(9) }))).toEqual({
+      verdict: 'continuous',
+      baseline: b,
+      changed: false,
+    });
+    expect(continuity(b, count('10000', { now: later(1) })).baseline.decoded).toMatchObject({
+      txns: '10000',
+    });
+    expect(continuity(b, count('5001', { now: later(10) })).baseline.decoded).toMatchObject({
+      txns: '5001',
+      at: later(10),
+    });
+    // smaller, counted as before: the slot was made again
+    const made = continuity(b, count('20', { now: later(3) }));
+    expect(made.verdict).toBe('gap');
+    expect(made.baseline.gap).toEqual({
+      since: later(3),
+      kind: 'positions',
+      reason: `shop_sub's slot shop_sub on east has decoded 20 transactions, fewer than the 5000 it had at steep's reading of ${NOW}, with east's statistics kept since on the same server and timeline: it was dropped and created again (by hand), and PostgreSQL streams from the new slot's start, so changes to public.customers committed before it and not yet applied were never sent`,
+    });
+    // the server's statistics discarded since (a crash), the slot's reset since, another slot, or
+    // not read: nothing judged, and the count now is recorded where there is one
+    for (const now of [
+      count('20', { since: '1764599999.5' }),
+      count('20', { reset: '1764599999.5' }),
+      count('20', { slot: 'other' }),
+    ]) {
+      const c = continuity(b, now);
+      expect(c).toMatchObject({
+        verdict: 'continuous',
+        changed: true,
+        baseline: { decoded: { txns: '20' } },
+      });
+    }
+    expect(continuity(b, facts([rel(5)]))).toEqual({ verdict: 'continuous', baseline: b, changed: false });
+    // a slot reset by hand once: made again, it shows no reset, fewer transactions or not
+    const wasReset = continuity(null, count('30', { reset: '1764595000.5' })).baseline;
+    expect(continuity(wasReset, count('10', { reset: '1764595000.5' })).verdict).toBe('gap');
+    const gone = continuity(wasReset, count('40', { reset: null }));
+    expect(gone.verdict).toBe('gap');
+    expect(gone.baseline.gap?.reason).toMatch(
+      /^shop_sub's slot shop_sub on east no longer shows the reset of its statistics it showed at steep's reading of \S+ \(a reset is never undone\), with east's statistics kept since on the same server and timeline: it was dropped and created again/,
+    );
+  });
+
   it('a transaction set to be skipped (ALTER SUBSCRIPTION … SKIP) is a gap, paused or not', () => {
     const c = continuity(baseline([rel(5)]), { ...facts([rel(5)]), skipping: '0/3000500' });
     expect(c.verdict).toBe('gap');
