@@ -17,6 +17,7 @@ import {
   samePaused,
 } from './handMoves.js';
 import type { Change, Hazard } from './plan.js';
+import { contentsReason, type KeptContents, keptContents, type TableContents } from './treeContents.js';
 
 /**
  * Continuity (docs/status.md, `gap`): is each table of a subscription still receiving every
@@ -67,7 +68,7 @@ export interface ContinuityGap {
    * subscription's positions moved by hand, or a transaction set to be skipped; absent: a
    * membership broke
    */
-  kind?: 'columns' | 'positions';
+  kind?: 'columns' | 'positions' | 'contents';
 }
 
 /** What steep recorded of one table of one subscription instance. */
@@ -85,6 +86,8 @@ export interface ContinuityBaseline {
   paused?: PausedPositions | null;
   /** its slot's count of decoded transactions at a recent reading (null or absent: none) */
   decoded?: DecodedRecord | null;
+  /** what the publisher's table held (model/treeContents.ts; null or absent: not read) */
+  contents?: KeptContents | null;
 }
 
 /** The facts of one table now. */
@@ -112,6 +115,10 @@ export interface ContinuityFacts {
   skipping?: string;
   /** its slot's count of decoded transactions now; absent: not read */
   decoded?: DecodedCount;
+  /** what the publisher's table holds now; absent: not read */
+  contents?: TableContents;
+  /** of each table new under it (by name): does it hold rows from before it joined (null: unread) */
+  heldBefore?: Readonly<Record<string, boolean | null>>;
   /** now (ISO 8601) */
   now: string;
 }
@@ -189,7 +196,9 @@ function skipReason(skipped: readonly Membership[], f: ContinuityFacts): string 
  * - and while its slot does not skip every publication it is published through (18: one renamed
  *   away and back keeps its oid and memberships, and only the slot's decoding tells);
  * - and while its positions did not move forward between two readings that found it paused, and
- *   no transaction is set to be skipped (ALTER SUBSCRIPTION … SKIP).
+ *   no transaction is set to be skipped (ALTER SUBSCRIPTION … SKIP);
+ * - and while no table left its partition tree or joined it holding rows, and it did not leave
+ *   the schema a publication covers it through (model/treeContents.ts).
  */
 export function continuity(baseline: ContinuityBaseline | null, f: ContinuityFacts): Continuity {
   const base = baseline && baseline.subscriptionOid === f.subscriptionOid ? baseline : null;
@@ -198,6 +207,7 @@ export function continuity(baseline: ContinuityBaseline | null, f: ContinuityFac
   const decoded = nextDecoded(base?.decoded, f.decoded, f.now);
   const ids = f.columns ? readColumnIdentity(base?.columns ?? null, f.columns, f.table, f.from) : null;
   const columns = ids?.next ?? base?.columns ?? null;
+  const contents = f.contents ? keptContents(f.contents) : (base?.contents ?? null);
   const start = (gap: ContinuityGap | null): ContinuityBaseline => ({
     table: f.table,
     subscriptionOid: f.subscriptionOid,
@@ -207,6 +217,7 @@ export function continuity(baseline: ContinuityBaseline | null, f: ContinuityFac
     gap,
     paused,
     decoded,
+    contents,
   });
   if (f.members.length === 0) {
     const reason =
@@ -247,13 +258,30 @@ export function continuity(baseline: ContinuityBaseline | null, f: ContinuityFac
         baseline: { ...base, gap: { since: f.now, reason: ids.reason, kind: 'columns' } },
         changed: true,
       };
+    const held = contentsReason(base.contents, {
+      ...f,
+      bySchema: f.members.filter((m) => m.via === 'schema').map((m) => m.publication),
+    });
+    if (held)
+      return {
+        verdict: 'gap',
+        baseline: { ...base, contents, gap: { since: f.now, reason: held, kind: 'contents' } },
+        changed: true,
+      };
     const moved =
       base.members.length !== f.members.length ||
       base.members.some((m) => !f.members.some((n) => same(m, n))) ||
       identitiesDiffer(base.columns ?? null, columns);
     if (moved) return { verdict: 'continuous', baseline: start(null), changed: true };
-    const kept = samePaused(base.paused, paused) && (base.decoded ?? null) === decoded;
-    return { verdict: 'continuous', baseline: kept ? base : { ...base, paused, decoded }, changed: !kept };
+    const kept =
+      samePaused(base.paused, paused) &&
+      (base.decoded ?? null) === decoded &&
+      sameContents(base.contents ?? null, contents);
+    return {
+      verdict: 'continuous',
+      baseline: kept ? base : { ...base, paused, decoded, contents },
+      changed: !kept,
+    };
   }
   return {
     verdict: 'gap',
@@ -261,6 +289,15 @@ export function continuity(baseline: ContinuityBaseline | null, f: ContinuityFac
     changed: true,
   };
 }
+
+const sameContents = (a: KeptContents | null, b: KeptContents | null) =>
+  a === b ||
+  (!!a &&
+    !!b &&
+    a.ns === b.ns &&
+    Object.keys(a.leaves ?? {}).length === Object.keys(b.leaves ?? {}).length &&
+    Object.entries(a.leaves ?? {}).every(([oid, row]) => b.leaves?.[oid] === row) &&
+    !a.leaves === !b.leaves);
 
 /** A table's gap as the way out needs it. */
 export interface GapOfTable {

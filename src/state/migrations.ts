@@ -262,8 +262,17 @@ export function stateMigrations(schema: string): Migration[] {
       statements: [
         // the count of transactions the subscription's slot had decoded at a recent reading, and
         // since when it counts: a smaller one later, counting since the same moment, is the slot
-        // dropped and created again, a gap (model/continuity.ts DecodedRecord)
+        // dropped and created again, a gap (model/handMoves.ts DecodedRecord)
         `ALTER TABLE ${s}.stream_continuity ADD COLUMN IF NOT EXISTS decoded jsonb`,
+      ],
+    },
+    {
+      version: 26,
+      statements: [
+        // the row versions of what the publisher's table held (its namespace row, the tables
+        // under a partitioned one): another one later is a table out of its schema and back, or
+        // one attached or detached under it (model/treeContents.ts)
+        `ALTER TABLE ${s}.stream_continuity ADD COLUMN IF NOT EXISTS contents jsonb`,
       ],
     },
   ];

@@ -8,9 +8,10 @@ import { StateTable } from './stateTable.js';
  * `stream_continuity` (state schema migration 13), on a subscriber: per subscription and table,
  * the baseline of model/continuity.ts (the publisher's memberships when its stream started, and
  * a gap once found); from migration 16 the publisher's column identity (`columns`) and the kind
- * of a gap (`gap_kind`: `columns`, `positions`, or NULL for a membership); from migration 24 the
+ * of a gap (`gap_kind`: `columns`, `positions`, `contents`, or NULL for a membership); from migration 24 the
  * subscription's positions at the last reading that found it paused (`paused`); from migration
- * 25 its slot's count of decoded transactions at a recent reading (`decoded`).
+ * 25 its slot's count of decoded transactions at a recent reading (`decoded`); from migration 26
+ * what the publisher's table held (`contents`: model/treeContents.ts).
  */
 export class StreamContinuityStore extends StateTable {
   protected readonly name = 'stream_continuity';
@@ -30,11 +31,13 @@ export class StreamContinuityStore extends StateTable {
       gapKind: string | null;
       paused: ContinuityBaseline['paused'];
       decoded: ContinuityBaseline['decoded'];
+      contents: ContinuityBaseline['contents'];
     }>(
       `SELECT subscription, table_name AS "table", subscription_oid::text AS oid, members,
               ${isoTime('since')} AS since, ${isoTime('gap_since')} AS "gapSince", gap_reason AS "gapReason",
               pg_catalog.to_jsonb(t)->'columns' AS columns, pg_catalog.to_jsonb(t)->>'gap_kind' AS "gapKind",
-              pg_catalog.to_jsonb(t)->'paused' AS paused, pg_catalog.to_jsonb(t)->'decoded' AS decoded
+              pg_catalog.to_jsonb(t)->'paused' AS paused, pg_catalog.to_jsonb(t)->'decoded' AS decoded,
+              pg_catalog.to_jsonb(t)->'contents' AS contents
          FROM ${this.table} t WHERE node_name = $1`,
       [this.node],
     );
@@ -49,13 +52,16 @@ export class StreamContinuityStore extends StateTable {
         columns: r.columns ?? null,
         paused: r.paused ?? null,
         decoded: r.decoded ?? null,
+        contents: r.contents ?? null,
         since: r.since,
         gap:
           r.gapSince !== null
             ? {
                 since: r.gapSince,
                 reason: r.gapReason ?? '',
-                ...(r.gapKind === 'columns' || r.gapKind === 'positions' ? { kind: r.gapKind } : {}),
+                ...(r.gapKind === 'columns' || r.gapKind === 'positions' || r.gapKind === 'contents'
+                  ? { kind: r.gapKind }
+                  : {}),
               }
             : null,
       });
@@ -66,13 +72,14 @@ export class StreamContinuityStore extends StateTable {
   /** Record these baselines of `subscription` (one statement). */
   async record(client: pg.Client, subscription: string, baselines: ContinuityBaseline[]): Promise<void> {
     if (baselines.length === 0) return;
-    // what migrations 16 (the column identity, a gap's kind), 24 (the paused positions) and 25
-    // (the slot's decoded count) added, where applied (an apply migrates): each column and its
-    // value from the baseline b
-    const [identity, paused, decoded] = await existing(client, [
+    // what migrations 16 (the column identity, a gap's kind), 24 (the paused positions), 25
+    // (the slot's decoded count) and 26 (the table's contents) added, where applied (an apply
+    // migrates): each column and its value from the baseline b
+    const [identity, paused, decoded, contents] = await existing(client, [
       [this.table, 'columns'],
       [this.table, 'paused'],
       [this.table, 'decoded'],
+      [this.table, 'contents'],
     ]);
     const fields: Array<[string, string]> = [
       ['subscription_oid', 'b."subscriptionOid"'],
@@ -84,12 +91,13 @@ export class StreamContinuityStore extends StateTable {
     if (identity) fields.push(['columns', 'b.columns'], ['gap_kind', "b.gap->>'kind'"]);
     if (paused) fields.push(['paused', 'b.paused']);
     if (decoded) fields.push(['decoded', 'b.decoded']);
+    if (contents) fields.push(['contents', 'b.contents']);
     await client.query(
       `INSERT INTO ${this.table} (node_name, subscription, table_name, ${fields.map(([c]) => c).join(', ')})
        SELECT $1, $2, b."table", ${fields.map(([, v]) => v).join(', ')}
          FROM jsonb_to_recordset($3::jsonb) AS b("table" text, "subscriptionOid" bigint, members jsonb,
                                                   columns jsonb, since timestamptz, gap jsonb, paused jsonb,
-                                                  decoded jsonb)
+                                                  decoded jsonb, contents jsonb)
        ON CONFLICT (node_name, subscription, table_name) DO UPDATE SET
          ${fields.map(([c]) => `${c} = excluded.${c}`).join(', ')}`,
       [this.node, subscription, JSON.stringify(baselines)],

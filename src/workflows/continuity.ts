@@ -1,13 +1,7 @@
 import type pg from 'pg';
-import { readColumnIdentities } from '../catalog/columnIdentity.js';
 import { nodeSession, withSession } from '../db/connect.js';
 import type { ClusterState, ObservedNode, ObservedSubscription } from '../model/cluster.js';
-import {
-  addMissingSql,
-  type ColumnIdentities,
-  keptValues,
-  withSubscriberKept,
-} from '../model/columnIdentity.js';
+import { addMissingSql, keptValues, withSubscriberKept } from '../model/columnIdentity.js';
 import {
   type ContinuityBaseline,
   continuity,
@@ -18,7 +12,9 @@ import {
 import { decodedCount, pausedPositions } from '../model/handMoves.js';
 import { foreignTopology } from '../model/ownership.js';
 import { qualifiedName, type Topology } from '../model/topology.js';
+import { keptContents } from '../model/treeContents.js';
 import { StreamContinuityStore } from '../state/streamContinuity.js';
+import { type NodeReads, publisherName, readHeldBefore, readNodes } from './continuityReads.js';
 import { readEachNode } from './tableFacts.js';
 
 /**
@@ -37,9 +33,6 @@ export interface TableGap extends GapOfTable {
   /** `columns`: a column's identity changed on the publisher (model/columnIdentity.ts) */
   kind?: 'columns';
 }
-
-/** Columns by `schema.table`, by node (model/columnIdentity.ts); a node absent: not read. */
-type ColumnsByNode = Map<string, Record<string, ColumnIdentities>>;
 
 /** Init states in which a subscription streams every table it lists (else an init or reinit is under way). */
 const STREAMING = new Set(['synchronized', 'diverged']);
@@ -65,14 +58,13 @@ function judgeSubscription(
   recorded: Map<string, ContinuityBaseline> | undefined,
   now: string,
   adopt: boolean,
-  columns: ColumnsByNode,
+  reads: NodeReads,
   disabledBefore: boolean,
   copied = false,
 ): { gaps: TableGap[]; record: ContinuityBaseline[]; gone: string[] } | null {
   // another topology's subscription: its own status judges it and records its baselines
   if (foreignTopology(o, topology.topology)) return null;
-  const d = topology.subscriptions[o.name];
-  const from = d && d.node === node.name ? d.from : o.from;
+  const from = publisherName(topology, node.name, o);
   const publisher = observed.nodes[from];
   if (!publisher?.reachable) return null;
   const state = node.initState?.subscriptions[o.name]?.state;
@@ -95,15 +87,24 @@ function judgeSubscription(
       ancestorsOf(publisher, table),
     );
     const before = recorded?.get(table) ?? null;
-    const pubColumns = columns.get(from)?.[table];
-    const subColumns = columns.get(node.name)?.[table];
+    const pubColumns = reads.columns.get(from)?.[table];
+    const subColumns = reads.columns.get(node.name)?.[table];
+    const contents = reads.contents.get(from)?.[table];
     if (!ready) {
       // a copy steep just made or started: its baseline is taken now, not at the first reading
       // after it (a column swapped in between would be the baseline, unseen)
       const own = before && before.subscriptionOid === o.oid;
       if (!own && members.length > 0 && pubColumns) {
         const columns = withSubscriberKept(pubColumns, subColumns && keptValues(subColumns));
-        record.push({ table, subscriptionOid: o.oid, members, columns, since: now, gap: null });
+        record.push({
+          table,
+          subscriptionOid: o.oid,
+          members,
+          columns,
+          since: now,
+          gap: null,
+          contents: contents ? keptContents(contents) : null,
+        });
       }
       continue;
     }
@@ -126,12 +127,15 @@ function judgeSubscription(
       ...(skipped ? { skipped } : {}),
       ...(paused ? { paused } : {}),
       ...(decoded ? { decoded } : {}),
+      ...(contents ? { contents, heldBefore: reads.held.get(from) ?? {} } : {}),
       ...(o.skipLsn ? { skipping: o.skipLsn } : {}),
       now,
     });
     const columnGap = c.verdict === 'gap' && c.baseline.gap?.kind === 'columns';
-    // steep's own change does not explain a paused subscription's positions moved
-    const positionsGap = c.verdict === 'gap' && c.baseline.gap?.kind === 'positions';
+    // steep's own change does not explain a paused subscription's positions moved, nor what the
+    // publisher's table holds
+    const byHandGap =
+      c.verdict === 'gap' && (c.baseline.gap?.kind === 'positions' || c.baseline.gap?.kind === 'contents');
     const switched =
       disabledBefore &&
       !before?.members.some((m) => members.some((n) => n.publicationOid === m.publicationOid));
@@ -139,7 +143,7 @@ function judgeSubscription(
       adopt &&
       members.length > 0 &&
       !columnGap &&
-      !positionsGap &&
+      !byHandGap &&
       !switched &&
       !(before?.gap && before.subscriptionOid === o.oid)
     ) {
@@ -161,56 +165,6 @@ function judgeSubscription(
   return { gaps, record, gone: [...(recorded?.keys() ?? [])].filter((t) => !listed.has(t)) };
 }
 
-type Baselines = Map<string, Map<string, ContinuityBaseline>> | null;
-
-/**
- * The columns of the streaming tables on their publishers and subscribers (model/columnIdentity.ts)
- * and each subscriber's recorded baselines, one session per node for both; a node that cannot
- * be reached is left out (its baselines are kept, its subscriptions not judged), a node whose
- * columns cannot be read is judged without them.
- */
-async function readNodes(
-  topology: Topology,
-  observed: ClusterState,
-  subscribers: ReadonlyArray<readonly [string, ObservedNode]>,
-  sessions: ReadonlyMap<string, pg.Client> | undefined,
-  copied = false,
-): Promise<{ columns: ColumnsByNode; baselines: Map<string, Baselines> }> {
-  const wanted = new Map<string, Set<string>>(subscribers.map(([name]) => [name, new Set()]));
-  const want = (node: string, table: string) => wanted.set(node, (wanted.get(node) ?? new Set()).add(table));
-  for (const [name, node] of subscribers)
-    for (const o of Object.values(node.subscriptions)) {
-      if (foreignTopology(o, topology.topology)) continue;
-      const d = topology.subscriptions[o.name];
-      const from = d && d.node === name ? d.from : o.from;
-      if (!observed.nodes[from]?.reachable) continue;
-      for (const t of o.tables.filter((x) => copied || x.state === 'r')) {
-        want(name, qualifiedName(t));
-        want(from, qualifiedName(t));
-      }
-    }
-  const subscriber = new Set(subscribers.map(([name]) => name));
-  const columns: ColumnsByNode = new Map();
-  const baselines = new Map<string, Baselines>();
-  await readEachNode(
-    topology,
-    [...wanted].map(([n, tables]) => [n, [...tables]] as const),
-    async (name, tables) => {
-      const read = async (client: pg.Client) => {
-        const identities =
-          tables.length > 0 ? await readColumnIdentities(client, tables).catch(() => null) : null;
-        if (identities) columns.set(name, identities);
-        // no stream_continuity yet (an apply migrates): only a table out of every publication is seen
-        const store = new StreamContinuityStore(topology.settings.stateSchema, name);
-        if (subscriber.has(name)) baselines.set(name, await store.all(client).catch(() => null));
-      };
-      const own = sessions?.get(name);
-      await (own ? read(own) : withSession(nodeSession(topology, name, 'steep'), read));
-    },
-  );
-  return { columns, baselines };
-}
-
 /** The gaps found, by `node/subscription`. */
 export async function observeContinuity(
   topology: Topology,
@@ -229,7 +183,8 @@ export async function observeContinuity(
   const subscribers = Object.values(observed.nodes).flatMap((n) =>
     n.reachable && Object.keys(n.subscriptions).length > 0 ? [[n.name, n] as const] : [],
   );
-  const { columns, baselines } = await readNodes(topology, observed, subscribers, opts.sessions, opts.copied);
+  const { reads, baselines } = await readNodes(topology, observed, subscribers, opts.sessions, opts.copied);
+  await readHeldBefore(topology, observed, reads, baselines, opts.sessions);
   await readEachNode(topology, subscribers, async (name, node) => {
     // a node whose baselines could not be read is not judged (as when its session failed)
     if (!baselines.has(name)) return;
@@ -246,7 +201,7 @@ export async function observeContinuity(
         recorded?.get(o.name),
         now,
         opts.adopt === true,
-        columns,
+        reads,
         opts.disabledBefore?.has(`${name}/${o.name}`) === true,
         opts.copied,
       );

@@ -203,3 +203,26 @@ export function startIdStatementWriter(
     stop,
   };
 }
+
+/**
+ * An IdWriter on one node that runs `insert` with the next id from `first` as `$1` (a bigint, as
+ * text): one INSERT a transaction, as the application's role.
+ */
+export function startIdInsertWriter(
+  node: TestNode,
+  role: { user: string; password: string },
+  insert: string,
+  first = 100_000,
+): IdWriter {
+  let next = first;
+  return startIdStatementWriter(
+    { [node.name]: node },
+    role,
+    () => node.name,
+    async (c) => {
+      const id = next++;
+      await c.query(insert, [id]);
+      return id;
+    },
+  );
+}
