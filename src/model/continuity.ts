@@ -63,13 +63,17 @@ export interface ContinuityGap {
   /** when steep found it (ISO 8601) */
   since: string;
   reason: string;
-  /**
-   * `columns`: a column's identity changed (model/columnIdentity.ts); `positions`: its paused
-   * subscription's positions moved by hand, or a transaction set to be skipped; absent: a
-   * membership broke
-   */
-  kind?: 'columns' | 'positions' | 'contents';
+  /** absent: a membership broke */
+  kind?: GapKind;
 }
+
+/**
+ * What else broke a stream: `columns`, a column's identity changed (model/columnIdentity.ts);
+ * `positions`, the subscription's positions moved by hand (model/handMoves.ts), or a transaction
+ * set to be skipped; `contents`, what the publisher's table holds (model/treeContents.ts).
+ */
+export const GAP_KINDS = ['columns', 'positions', 'contents'] as const;
+export type GapKind = (typeof GAP_KINDS)[number];
 
 /** What steep recorded of one table of one subscription instance. */
 export interface ContinuityBaseline {

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { ContinuityBaseline } from '../model/continuity.js';
+import { type ContinuityBaseline, GAP_KINDS, type GapKind } from '../model/continuity.js';
 import { isoTime } from '../model/sql.js';
 import { existing } from './columns.js';
 import { StateTable } from './stateTable.js';
@@ -59,9 +59,7 @@ export class StreamContinuityStore extends StateTable {
             ? {
                 since: r.gapSince,
                 reason: r.gapReason ?? '',
-                ...(r.gapKind === 'columns' || r.gapKind === 'positions' || r.gapKind === 'contents'
-                  ? { kind: r.gapKind }
-                  : {}),
+                ...(GAP_KINDS.includes(r.gapKind as GapKind) ? { kind: r.gapKind as GapKind } : {}),
               }
             : null,
       });

@@ -1,5 +1,4 @@
 import type pg from 'pg';
-import { nodeSession, withSession } from '../db/connect.js';
 import type { ClusterState, ObservedNode, ObservedSubscription } from '../model/cluster.js';
 import { addMissingSql, keptValues, withSubscriberKept } from '../model/columnIdentity.js';
 import {
@@ -14,7 +13,13 @@ import { foreignTopology } from '../model/ownership.js';
 import { qualifiedName, type Topology } from '../model/topology.js';
 import { keptContents } from '../model/treeContents.js';
 import { StreamContinuityStore } from '../state/streamContinuity.js';
-import { type NodeReads, publisherName, readHeldBefore, readNodes } from './continuityReads.js';
+import {
+  type NodeReads,
+  onNodeSession,
+  publisherName,
+  readHeldBefore,
+  readNodes,
+} from './continuityReads.js';
 import { readEachNode } from './tableFacts.js';
 
 /**
@@ -219,10 +224,7 @@ export async function observeContinuity(
     const write = async (client: pg.Client) => {
       for (const w of writes) await w(client);
     };
-    // a session the caller holds (apply's locked ones) saves a connection per node
-    const own = opts.sessions?.get(name);
-    if (own) await write(own);
-    else await withSession(nodeSession(topology, name, 'steep'), write);
+    await onNodeSession(topology, name, opts.sessions, write);
   });
   return out;
 }

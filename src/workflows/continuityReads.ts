@@ -32,6 +32,20 @@ export function publisherName(topology: Topology, node: string, o: ObservedSubsc
  * table (model/columnIdentity.ts), what each published table holds on its publisher
  * (model/treeContents.ts), and of the tables new under a tree, whether they held rows from before.
  */
+/**
+ * `fn` on a session of node `name`: the one the caller holds (apply's locked ones: a connection
+ * per node saved), else one opened for it and handed back.
+ */
+export async function onNodeSession<T>(
+  topology: Topology,
+  name: string,
+  sessions: ReadonlyMap<string, pg.Client> | undefined,
+  fn: (client: pg.Client) => Promise<T>,
+): Promise<T> {
+  const own = sessions?.get(name);
+  return own ? fn(own) : withSession(nodeSession(topology, name, 'steep'), fn);
+}
+
 export interface NodeReads {
   columns: Map<string, Record<string, ColumnIdentities>>;
   contents: Map<string, Record<string, TableContents>>;
@@ -86,8 +100,7 @@ export async function readNodes(
         const store = new StreamContinuityStore(topology.settings.stateSchema, name);
         if (subscriber.has(name)) baselines.set(name, await store.all(client).catch(() => null));
       };
-      const own = sessions?.get(name);
-      await (own ? read(own) : withSession(nodeSession(topology, name, 'steep'), read));
+      await onNodeSession(topology, name, sessions, read);
     },
   );
   return { reads, baselines };
@@ -122,8 +135,7 @@ export async function readHeldBefore(
       const read = async (client: pg.Client) => {
         for (const l of leaves) held[l.name] = await heldRowsBefore(client, l).catch(() => null);
       };
-      const own = sessions?.get(name);
-      await (own ? read(own) : withSession(nodeSession(topology, name, 'steep'), read)).catch(() => {});
+      await onNodeSession(topology, name, sessions, read).catch(() => {});
       reads.held.set(name, held);
     },
   );
