@@ -32,6 +32,7 @@ import {
   thirdConninfo,
   thirdIdsMissing,
 } from './inbound.js';
+import { copyKeptWrites } from './keptWrites.js';
 import { type Row, rowsWrong } from './rows.js';
 import {
   APP,
@@ -888,8 +889,12 @@ async function verifyDeclaresLost(world: World, lost: Lost): Promise<boolean> {
   let copy = false;
   for (const x of [mine, ...verifies.filter((y) => y !== mine)])
     copy = (await verifyFollowed(world, lost, x.command, x.sub)) || copy;
-  // as it says before any repair: what pb must keep goes to pa first
-  if (copy) world.say(`${await copyByHand(world)} row(s) only pb held copied to pa by hand, as verify said`);
+  // as it says before any repair: what pb must keep goes to pa first, the rows pa lacks and the
+  // lost writes no verify counted (one refused): their keys as pb holds them
+  if (copy) {
+    world.say(`${await copyByHand(world)} row(s) only pb held copied to pa by hand, as verify said`);
+    world.say(await copyKeptWrites(world, lost));
+  }
   return true;
 }
 
