@@ -1,7 +1,4 @@
-/**
- * The observed state: what the nodes' catalogs really hold. Same shapes as topology.ts where
- * they describe the same object.
- */
+/** The observed state: what the nodes' catalogs really hold, in topology.ts's shapes where they are the same object. */
 
 import type { ObservedInitState } from './initState.js';
 import type { ForeignKeyEdge } from './loadOrder.js';
@@ -55,6 +52,8 @@ export interface ReinitPublication {
 
 export interface ObservedPublication extends PublicationDef {
   oid: number;
+  /** pg_publication.xmin: new at an ALTER of its options, name or owner (model/continuity.ts); absent: not read */
+  rowVersion?: string;
   /**
    * The oid of each membership's catalog row, by table (`schema.table`, pg_publication_rel) and by schema
    * (pg_publication_namespace): PostgreSQL makes a new row when a table or schema leaves and joins again,

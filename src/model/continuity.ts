@@ -1,3 +1,36 @@
+/**
+ * Continuity (docs/status.md, `gap`): is each table of a subscription still receiving every
+ * change its publisher makes, without a break since its stream started? The one rule of
+ * `status`, `status --check`, `drift` and the metrics (through model/syncVerdict.ts), pure.
+ *
+ * What it rests on: pgoutput sends a change of a table only while the table is in one of the
+ * subscription's publications. A table that leaves them and joins again is still in the
+ * subscriber's pg_subscription_rel, so nothing copies what was written in between. The
+ * publisher's catalog tells such a break after the fact: each membership is a catalog row
+ * (pg_publication_rel for a table, pg_publication_namespace for a schema; FOR ALL TABLES has
+ * none but the publication's own), and PostgreSQL makes a new row when a table leaves and
+ * joins again (even between two readings), a new pg_publication row when a publication is
+ * dropped and created again; a rename keeps the oid. It also makes a new pg_publication_rel row
+ * when a table's row filter or column list changes (`SET TABLE`), and writes the pg_publication
+ * row anew (a new xmin, the membership's `version`) when what it publishes (its actions,
+ * publish_via_partition_root) changes, or its name or owner, and never when a table joins or
+ * leaves it: changed by hand and back between two readings, the changes made meanwhile were
+ * filtered, sent as the partition's, or not decoded. steep's own change of any of them is taken
+ * into the baseline by `apply` (workflows/continuity.ts), a hand change is a gap.
+ *
+ * steep records a baseline per (subscription instance, table) on the subscriber (state table
+ * `stream_continuity`): the memberships when steep first saw the table's stream running, and a
+ * gap once found, which stays until a copy of the table or a verify that finds it equal. With
+ * them, the publisher's column identity (model/columnIdentity.ts): a name given to another
+ * column is a gap of kind `columns`; and, while the subscription is disabled, where its slot and
+ * its origin stand (`PausedPositions`): nothing streams then, so either moving forward between
+ * two readings is a hand's (the slot advanced, or dropped and created again; the origin
+ * advanced), and PostgreSQL resumes past what was committed in between. And, whatever happened
+ * between two readings, the count of transactions the slot decoded (`DecodedCount`): it only
+ * grows while the server's statistics are kept, so a smaller one is a slot dropped and created
+ * again, found even where no reading saw the pause.
+ */
+
 import { type Address, subscriptionNameOf } from './address.js';
 import { adviceText } from './advice.js';
 import type { ObservedPublication } from './cluster.js';
@@ -19,35 +52,6 @@ import {
 import type { Change, Hazard } from './plan.js';
 import { contentsReason, type KeptContents, keptContents, type TableContents } from './treeContents.js';
 
-/**
- * Continuity (docs/status.md, `gap`): is each table of a subscription still receiving every
- * change its publisher makes, without a break since its stream started? The one rule of
- * `status`, `status --check`, `drift` and the metrics (through model/syncVerdict.ts), pure.
- *
- * What it rests on: pgoutput sends a change of a table only while the table is in one of the
- * subscription's publications. A table that leaves them and joins again is still in the
- * subscriber's pg_subscription_rel, so nothing copies what was written in between. The
- * publisher's catalog tells such a break after the fact: each membership is a catalog row
- * (pg_publication_rel for a table, pg_publication_namespace for a schema; FOR ALL TABLES has
- * none but the publication's own), and PostgreSQL makes a new row when a table leaves and
- * joins again (even between two readings), a new pg_publication row when a publication is
- * dropped and created again; a rename keeps the oid. It also makes a new pg_publication_rel row
- * when a table's row filter or column list changes (`SET TABLE`): steep's own change of them is
- * taken into the baseline by `apply` (workflows/continuity.ts), a hand change is a gap.
- *
- * steep records a baseline per (subscription instance, table) on the subscriber (state table
- * `stream_continuity`): the memberships when steep first saw the table's stream running, and a
- * gap once found, which stays until a copy of the table or a verify that finds it equal. With
- * them, the publisher's column identity (model/columnIdentity.ts): a name given to another
- * column is a gap of kind `columns`; and, while the subscription is disabled, where its slot and
- * its origin stand (`PausedPositions`): nothing streams then, so either moving forward between
- * two readings is a hand's (the slot advanced, or dropped and created again; the origin
- * advanced), and PostgreSQL resumes past what was committed in between. And, whatever happened
- * between two readings, the count of transactions the slot decoded (`DecodedCount`): it only
- * grows while the server's statistics are kept, so a smaller one is a slot dropped and created
- * again, found even where no reading saw the pause.
- */
-
 /** One way the publisher publishes a table to a subscription. */
 export interface Membership {
   publication: string;
@@ -57,6 +61,12 @@ export interface Membership {
   via: 'table' | 'schema' | 'all';
   /** the row's oid; null for `all` */
   rowOid: number | null;
+  /**
+   * the publication's row version (ObservedPublication.rowVersion): what it publishes and
+   * publish_via_partition_root are in that row, so one changed by hand, even and back between two
+   * readings, leaves a new version; absent: not read (a baseline from before it was kept)
+   */
+  version?: string;
 }
 
 export interface ContinuityGap {
@@ -70,9 +80,10 @@ export interface ContinuityGap {
 /**
  * What else broke a stream: `columns`, a column's identity changed (model/columnIdentity.ts);
  * `positions`, the subscription's positions moved by hand (model/handMoves.ts), or a transaction
- * set to be skipped; `contents`, what the publisher's table holds (model/treeContents.ts).
+ * set to be skipped; `contents`, what the publisher's table holds (model/treeContents.ts);
+ * `origin`, the subscription set to origin = none by hand below a cascade (model/originFilter.ts).
  */
-export const GAP_KINDS = ['columns', 'positions', 'contents'] as const;
+export const GAP_KINDS = ['columns', 'positions', 'contents', 'origin'] as const;
 export type GapKind = (typeof GAP_KINDS)[number];
 
 /** What steep recorded of one table of one subscription instance. */
@@ -123,6 +134,8 @@ export interface ContinuityFacts {
   contents?: TableContents;
   /** of each table new under it (by name): does it hold rows from before it joined (null: unread) */
   heldBefore?: Readonly<Record<string, boolean | null>>;
+  /** why changes to it never arrive: set to origin = none by hand below a cascade (model/originFilter.ts) */
+  originNone?: string;
   /** now (ISO 8601) */
   now: string;
 }
@@ -146,7 +159,11 @@ export function membershipsOf(
   for (const name of subscribed) {
     const p = publications[name];
     if (!p) continue;
-    const base = { publication: name, publicationOid: p.oid };
+    const base = {
+      publication: name,
+      publicationOid: p.oid,
+      ...(p.rowVersion ? { version: p.rowVersion } : {}),
+    };
     if (p.allTables) {
       out.push({ ...base, via: 'all', rowOid: null });
       continue;
@@ -161,8 +178,13 @@ export function membershipsOf(
   return out;
 }
 
-const same = (a: Membership, b: Membership) =>
+/** The same membership row: of the same publication, its row version where both were read. */
+const sameRow = (a: Membership, b: Membership) =>
   a.publicationOid === b.publicationOid && a.via === b.via && a.rowOid === b.rowOid;
+const same = (a: Membership, b: Membership) =>
+  sameRow(a, b) && (a.version === undefined || b.version === undefined || a.version === b.version);
+/** The same, and nothing to record anew (a version read where the baseline had none). */
+const unmoved = (a: Membership, b: Membership) => sameRow(a, b) && a.version === b.version;
 
 const NEVER_SENT = 'changes made while it was out were never sent';
 
@@ -176,6 +198,8 @@ function breakReason(base: ContinuityBaseline, f: ContinuityFacts): string {
       : `publication ${m.publication} on ${f.from}, which sent ${f.table}, was dropped: changes to it are not sent`;
   if (byOid !== m.publication && !f.members.some((n) => n.publicationOid === m.publicationOid))
     return `publication ${m.publication} on ${f.from} was renamed to ${byOid}, which ${f.subscription} does not list: changes to ${f.table} are not sent`;
+  if (f.members.some((n) => sameRow(m, n)))
+    return `publication ${byOid} on ${f.from} was altered by hand (ALTER PUBLICATION of what it publishes, publish_via_partition_root, its name or its owner, maybe changed and back): changes to ${f.table} made meanwhile may never have been sent`;
   if (f.members.some((n) => n.publicationOid === m.publicationOid))
     return `${f.table} left and rejoined publication ${byOid} on ${f.from} (its membership was re-created: out and in again, or its row filter or column list changed by hand): ${NEVER_SENT}`;
   return `${f.table} left publication ${byOid} on ${f.from}: ${NEVER_SENT}`;
@@ -202,7 +226,9 @@ function skipReason(skipped: readonly Membership[], f: ContinuityFacts): string 
  * - and while its positions did not move forward between two readings that found it paused, and
  *   no transaction is set to be skipped (ALTER SUBSCRIPTION … SKIP);
  * - and while no table left its partition tree or joined it holding rows, and it did not leave
- *   the schema a publication covers it through (model/treeContents.ts).
+ *   the schema a publication covers it through (model/treeContents.ts);
+ * - a subscription set to origin = none by hand below a cascade is a gap, baseline or not
+ *   (model/originFilter.ts).
  */
 export function continuity(baseline: ContinuityBaseline | null, f: ContinuityFacts): Continuity {
   const base = baseline && baseline.subscriptionOid === f.subscriptionOid ? baseline : null;
@@ -234,16 +260,24 @@ export function continuity(baseline: ContinuityBaseline | null, f: ContinuityFac
       changed: true,
     };
   }
+  if (f.originNone)
+    return {
+      verdict: 'gap',
+      baseline: start({ since: f.now, reason: f.originNone, kind: 'origin' }),
+      changed: true,
+    };
   if (!base || base.members.length === 0)
     return { verdict: 'continuous', baseline: start(null), changed: true };
+  // 18's skip first: a rename away and back also writes the publication's row anew, and the
+  // skip says what PostgreSQL did
+  const skipped = f.members.filter((m) => f.skipped?.includes(m.publication));
+  if (skipped.length === f.members.length)
+    return {
+      verdict: 'gap',
+      baseline: { ...base, gap: { since: f.now, reason: skipReason(skipped, f) } },
+      changed: true,
+    };
   if (base.members.some((m) => f.members.some((n) => same(m, n)))) {
-    const skipped = f.members.filter((m) => f.skipped?.includes(m.publication));
-    if (skipped.length === f.members.length)
-      return {
-        verdict: 'gap',
-        baseline: { ...base, gap: { since: f.now, reason: skipReason(skipped, f) } },
-        changed: true,
-      };
     const byHand =
       pausedMoveReason(base.paused, f) ??
       recreatedReason(base.decoded, f) ??
@@ -274,7 +308,7 @@ export function continuity(baseline: ContinuityBaseline | null, f: ContinuityFac
       };
     const moved =
       base.members.length !== f.members.length ||
-      base.members.some((m) => !f.members.some((n) => same(m, n))) ||
+      base.members.some((m) => !f.members.some((n) => unmoved(m, n))) ||
       identitiesDiffer(base.columns ?? null, columns);
     if (moved) return { verdict: 'continuous', baseline: start(null), changed: true };
     const kept =
@@ -310,16 +344,22 @@ export interface GapOfTable {
   out: boolean;
   /** columns its copy needs that the subscriber lacks: the statement adding them there, and where */
   addFirst?: { sql: string; node: string };
+  /** a setting steep apply puts back as steep.yaml says before the copy, which would miss the same changes again */
+  applyFirst?: string;
 }
 
 /** The way out of gaps in `tables` of `subscription`, safe to follow as printed. */
 export function gapWayOut(subscription: string, tables: readonly GapOfTable[]): string {
   const copy = `\`${adviceText('reinitTables', subscription, tables.map((t) => t.table).sort())}\``;
   const adds = tables.flatMap((t) => (t.addFirst ? [`run \`${t.addFirst.sql}\` on ${t.addFirst.node}`] : []));
+  const settings = [...new Set(tables.flatMap((t) => (t.applyFirst ? [t.applyFirst] : [])))];
   const first =
-    adds.length === 0
+    (settings.length === 0
       ? ''
-      : `first ${adds.join(', ')} (columns the copy needs: NULL until it fills them; steep apply then gives them the publisher's default and NOT NULL), then `;
+      : `first run steep apply (it sets ${settings.join(', ')} as steep.yaml says), then `) +
+    (adds.length === 0
+      ? ''
+      : `first ${adds.join(', ')} (columns the copy needs: NULL until it fills them; steep apply then gives them the publisher's default and NOT NULL), then `);
   return tables.some((t) => t.out)
     ? `put the table back in its publication with steep apply (its step carries hazard data-gap: --allow-hazard data-gap), then ${first}copy it again: ${copy}`
     : `${first}copy it again: ${copy} (or a steep verify that finds it equal clears the gap)`;

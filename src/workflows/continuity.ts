@@ -9,6 +9,7 @@ import {
   membershipsOf,
 } from '../model/continuity.js';
 import { decodedCount, pausedPositions } from '../model/handMoves.js';
+import { type Feed, originNoneReason, unforwardedTables } from '../model/originFilter.js';
 import { foreignTopology } from '../model/ownership.js';
 import { qualifiedName, type Topology } from '../model/topology.js';
 import { keptContents } from '../model/treeContents.js';
@@ -54,6 +55,36 @@ function ancestorsOf(publisher: ObservedNode, table: string): string[] {
   return out;
 }
 
+/** What each subscription of node `n` applies there, and from where. */
+function feedsOf(topology: Topology, n: ObservedNode): Feed[] {
+  return Object.values(n.subscriptions).map((s) => ({
+    name: s.name,
+    from: publisherName(topology, n.name, s),
+    tables: s.tables.map(qualifiedName),
+  }));
+}
+
+/**
+ * Of `o`'s tables, those it misses because it was set to origin = none by hand where steep.yaml
+ * says any, while its publisher receives them from a third node (model/originFilter.ts).
+ */
+function unforwarded(
+  topology: Topology,
+  node: ObservedNode,
+  o: ObservedSubscription,
+  publisher: ObservedNode,
+): Map<string, string> {
+  const declared = topology.subscriptions[o.name];
+  if (o.options.origin !== 'none' || declared?.node !== node.name || declared.options.origin === 'none')
+    return new Map();
+  return unforwardedTables(
+    o.tables.map(qualifiedName),
+    node.name,
+    feedsOf(topology, publisher),
+    feedsOf(topology, node),
+  );
+}
+
 /** One subscription's verdicts and the baselines to record; null when it is not judged now. */
 function judgeSubscription(
   topology: Topology,
@@ -79,6 +110,7 @@ function judgeSubscription(
   const skipped = o.slot && !o.slotNone ? publisher.slots[o.slot]?.skips : undefined;
   const paused = pausedPositions(o, publisher);
   const decoded = decodedCount(o, publisher);
+  const filtered = unforwarded(topology, node, o, publisher);
   const gaps: TableGap[] = [];
   const record: ContinuityBaseline[] = [];
   for (const t of o.tables) {
@@ -134,13 +166,19 @@ function judgeSubscription(
       ...(decoded ? { decoded } : {}),
       ...(contents ? { contents, heldBefore: reads.held.get(from) ?? {} } : {}),
       ...(o.skipLsn ? { skipping: o.skipLsn } : {}),
+      ...(filtered.has(table)
+        ? { originNone: originNoneReason(o.name, node.name, from, table, filtered.get(table)!) }
+        : {}),
       now,
     });
     const columnGap = c.verdict === 'gap' && c.baseline.gap?.kind === 'columns';
     // steep's own change does not explain a paused subscription's positions moved, nor what the
     // publisher's table holds
     const byHandGap =
-      c.verdict === 'gap' && (c.baseline.gap?.kind === 'positions' || c.baseline.gap?.kind === 'contents');
+      c.verdict === 'gap' &&
+      (c.baseline.gap?.kind === 'positions' ||
+        c.baseline.gap?.kind === 'contents' ||
+        c.baseline.gap?.kind === 'origin');
     const switched =
       disabledBefore &&
       !before?.members.some((m) => members.some((n) => n.publicationOid === m.publicationOid));
@@ -164,6 +202,7 @@ function judgeSubscription(
       out: members.length === 0,
       ...(columnGap ? { kind: 'columns' as const } : {}),
       ...(add ? { addFirst: { sql: add, node: node.name } } : {}),
+      ...(filtered.has(table) ? { applyFirst: `${o.name}'s origin back to any` } : {}),
     });
   }
   const listed = new Set(o.tables.map(qualifiedName));

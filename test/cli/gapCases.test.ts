@@ -96,6 +96,25 @@ const CASES: GapCase[] = [
     verifyClears: true,
   },
   {
+    // the publication's actions narrowed by hand and put back between two readings: the same
+    // membership rows, the publication's own row written anew; the inserts committed meanwhile
+    // were decoded as not published
+    ...shop,
+    name: 'what the publication publishes changed by hand and back',
+    changes: [
+      {
+        sql: [
+          "ALTER PUBLICATION gap_pub SET (publish = 'update, delete, truncate')",
+          { writes: 20 },
+          "ALTER PUBLICATION gap_pub SET (publish = 'insert, update, delete, truncate')",
+        ],
+        reasons: [/publication gap_pub on east was altered by hand \(ALTER PUBLICATION of what it publishes/],
+      },
+    ],
+    named: ['public.customers', 'public.orders'],
+    reinit: `steep reinit ${GAP_SUB} --tables public.customers,public.orders`,
+  },
+  {
     // the subscription disabled, another publication of the table made and listed by hand, enabled:
     // what was written before that publication existed is never decoded through it
     ...shop,

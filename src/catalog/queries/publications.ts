@@ -31,7 +31,8 @@ export function publicationsQuery(serverVersion: number): CatalogQuery {
        p.puballtables as all_tables,
        ${PUBLISH} as publish,
        p.pubviaroot as via_root,
-       ${generated} as generated_columns
+       ${generated} as generated_columns,
+       p.xmin::text as row_version
   from pg_catalog.pg_publication p`,
   };
 }
@@ -84,6 +85,8 @@ export interface PublicationRow extends OwnerToRoleRow {
   via_root: boolean;
   /** null before 18 */
   generated_columns: GeneratedColumns | null;
+  /** pg_publication.xmin (absent in a test's rows) */
+  row_version?: string;
 }
 
 /**
@@ -136,6 +139,7 @@ export function toPublications(
       viaPartitionRoot: p.via_root,
       generatedColumns: p.generated_columns,
       oid: p.oid,
+      ...(p.row_version !== undefined ? { rowVersion: p.row_version } : {}),
       owner: p.owner,
       ...toOwnerToRole(p),
       comment: p.comment,

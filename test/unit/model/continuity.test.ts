@@ -70,6 +70,32 @@ describe('continuity (model/continuity.ts)', () => {
     );
   });
 
+  it('the publication row written anew (its actions, via root, name or owner, by hand): a gap', () => {
+    const v = (version: string | undefined) => ({ ...rel(5), ...(version ? { version } : {}) });
+    const c = continuity(baseline([v('700')]), facts([v('731')]));
+    expect(c.verdict).toBe('gap');
+    expect(c.baseline.gap?.reason).toBe(
+      'publication shop_pub on east was altered by hand (ALTER PUBLICATION of what it publishes, publish_via_partition_root, its name or its owner, maybe changed and back): changes to public.customers made meanwhile may never have been sent',
+    );
+    // the same version: nothing to record
+    const b = baseline([v('700')]);
+    expect(continuity(b, facts([v('700')]))).toEqual({ verdict: 'continuous', baseline: b, changed: false });
+    // a baseline from before versions were read takes the version now, judging nothing
+    const older = continuity(baseline([v(undefined)]), facts([v('731')]));
+    expect(older).toMatchObject({ verdict: 'continuous', changed: true, baseline: { members: [v('731')] } });
+    // another publication, unchanged, still sent every change meanwhile
+    const other = (version: string) => ({ ...rel(6, 'other_pub', 101), version });
+    const two = continuity(
+      baseline([v('700'), other('400')]),
+      facts([v('731'), other('400')], { shop_pub: 100, other_pub: 101 }),
+    );
+    expect(two).toMatchObject({
+      verdict: 'continuous',
+      changed: true,
+      baseline: { members: [v('731'), other('400')] },
+    });
+  });
+
   it('a publication dropped and created again: a new publication oid', () => {
     const c = continuity(baseline([rel(5)]), facts([rel(9, 'shop_pub', 200)], { shop_pub: 200 }));
     expect(c.baseline.gap?.reason).toMatch(/^publication shop_pub on east was dropped and created again/);
