@@ -212,6 +212,21 @@ export async function withSession<T>(
   }
 }
 
+/**
+ * `fn` on a session of node `name`: the one the caller holds (apply's locked ones: a connection
+ * per node saved), else one opened for it and handed back.
+ */
+export async function onNodeSession<T>(
+  topology: Topology,
+  name: string,
+  sessions: ReadonlyMap<string, pg.Client> | undefined,
+  fn: (client: pg.Client) => Promise<T>,
+  applicationName = 'steep',
+): Promise<T> {
+  const own = sessions?.get(name);
+  return own ? fn(own) : withSession(nodeSession(topology, name, applicationName), fn);
+}
+
 // ---- sessions kept for the next one ---------------------------------------------------------
 
 /**

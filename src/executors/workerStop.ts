@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { readSlotHolder } from '../catalog/slotHolder.js';
 import { readWorkerRunning } from '../catalog/subscriptionOnNode.js';
-import { nodeSession, withSession } from '../db/connect.js';
+import { onNodeSession } from '../db/connect.js';
 import type { Step } from '../model/plan.js';
 import type { Topology } from '../model/topology.js';
 import { SAY_EVERY_MS, waitedText } from '../model/waits.js';
@@ -78,9 +78,6 @@ export async function pausedSettle(
         },
         onEvent,
       );
-    const own = sessions.get(d.from);
-    await (own ? settle(own) : withSession(nodeSession(topology, d.from, 'steep apply'), settle)).catch(
-      () => {},
-    );
+    await onNodeSession(topology, d.from, sessions, settle, 'steep apply').catch(() => {});
   }
 }

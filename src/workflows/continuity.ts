@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { onNodeSession } from '../db/connect.js';
 import type { ClusterState, ObservedNode, ObservedSubscription } from '../model/cluster.js';
 import { addMissingSql, keptValues, withSubscriberKept } from '../model/columnIdentity.js';
 import {
@@ -14,13 +15,7 @@ import { foreignTopology } from '../model/ownership.js';
 import { qualifiedName, type Topology } from '../model/topology.js';
 import { keptContents } from '../model/treeContents.js';
 import { StreamContinuityStore } from '../state/streamContinuity.js';
-import {
-  type NodeReads,
-  onNodeSession,
-  publisherName,
-  readHeldBefore,
-  readNodes,
-} from './continuityReads.js';
+import { type NodeReads, publisherName, readHeldBefore, readNodes } from './continuityReads.js';
 import { readEachNode } from './tableFacts.js';
 
 /**

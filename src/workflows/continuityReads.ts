@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import { readColumnIdentities } from '../catalog/columnIdentity.js';
 import { heldRowsBefore, readTableContents } from '../catalog/treeContents.js';
-import { nodeSession, withSession } from '../db/connect.js';
+import { onNodeSession } from '../db/connect.js';
 import {
   type ClusterState,
   type ObservedNode,
@@ -32,20 +32,6 @@ export function publisherName(topology: Topology, node: string, o: ObservedSubsc
  * table (model/columnIdentity.ts), what each published table holds on its publisher
  * (model/treeContents.ts), and of the tables new under a tree, whether they held rows from before.
  */
-/**
- * `fn` on a session of node `name`: the one the caller holds (apply's locked ones: a connection
- * per node saved), else one opened for it and handed back.
- */
-export async function onNodeSession<T>(
-  topology: Topology,
-  name: string,
-  sessions: ReadonlyMap<string, pg.Client> | undefined,
-  fn: (client: pg.Client) => Promise<T>,
-): Promise<T> {
-  const own = sessions?.get(name);
-  return own ? fn(own) : withSession(nodeSession(topology, name, 'steep'), fn);
-}
-
 export interface NodeReads {
   columns: Map<string, Record<string, ColumnIdentities>>;
   contents: Map<string, Record<string, TableContents>>;
