@@ -67,6 +67,8 @@ export interface Membership {
    * readings, leaves a new version; absent: not read (a baseline from before it was kept)
    */
   version?: string;
+  /** the publication's owner as that version was read: an ALTER … OWNER TO writes the row anew too */
+  owner?: string;
 }
 
 export interface ContinuityGap {
@@ -162,7 +164,7 @@ export function membershipsOf(
     const base = {
       publication: name,
       publicationOid: p.oid,
-      ...(p.rowVersion ? { version: p.rowVersion } : {}),
+      ...(p.rowVersion ? { version: p.rowVersion, owner: p.owner } : {}),
     };
     if (p.allTables) {
       out.push({ ...base, via: 'all', rowOid: null });
@@ -198,7 +200,10 @@ function breakReason(base: ContinuityBaseline, f: ContinuityFacts): string {
       : `publication ${m.publication} on ${f.from}, which sent ${f.table}, was dropped: changes to it are not sent`;
   if (byOid !== m.publication && !f.members.some((n) => n.publicationOid === m.publicationOid))
     return `publication ${m.publication} on ${f.from} was renamed to ${byOid}, which ${f.subscription} does not list: changes to ${f.table} are not sent`;
-  if (f.members.some((n) => sameRow(m, n)))
+  const altered = f.members.find((n) => sameRow(m, n));
+  if (altered?.owner !== undefined && m.owner !== undefined && altered.owner !== m.owner)
+    return `publication ${byOid} on ${f.from} changed owner (${m.owner} to ${altered.owner}) since steep's reading, which writes its row anew as a change of what it publishes or of publish_via_partition_root does: steep cannot show that every change to ${f.table} was sent meanwhile`;
+  if (altered)
     return `publication ${byOid} on ${f.from} was altered by hand (ALTER PUBLICATION of what it publishes, publish_via_partition_root, its name or its owner, maybe changed and back): changes to ${f.table} made meanwhile may never have been sent`;
   if (f.members.some((n) => n.publicationOid === m.publicationOid))
     return `${f.table} left and rejoined publication ${byOid} on ${f.from} (its membership was re-created: out and in again, or its row filter or column list changed by hand): ${NEVER_SENT}`;

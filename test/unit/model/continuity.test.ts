@@ -77,6 +77,16 @@ describe('continuity (model/continuity.ts)', () => {
     expect(c.baseline.gap?.reason).toBe(
       'publication shop_pub on east was altered by hand (ALTER PUBLICATION of what it publishes, publish_via_partition_root, its name or its owner, maybe changed and back): changes to public.customers made meanwhile may never have been sent',
     );
+    // an owner change writes the row anew too: said as such, still a gap (steep cannot tell
+    // nothing else changed meanwhile; a verify that finds the table equal clears it)
+    const owned = continuity(
+      baseline([{ ...v('700'), owner: 'admin' }]),
+      facts([{ ...v('731'), owner: 'steep' }]),
+    );
+    expect(owned.verdict).toBe('gap');
+    expect(owned.baseline.gap?.reason).toBe(
+      "publication shop_pub on east changed owner (admin to steep) since steep's reading, which writes its row anew as a change of what it publishes or of publish_via_partition_root does: steep cannot show that every change to public.customers was sent meanwhile",
+    );
     // the same version: nothing to record
     const b = baseline([v('700')]);
     expect(continuity(b, facts([v('700')]))).toEqual({ verdict: 'continuous', baseline: b, changed: false });
