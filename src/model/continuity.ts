@@ -119,6 +119,8 @@ export interface ContinuityFacts {
   members: Membership[];
   /** every publication of the publisher now: name → oid */
   publications: Record<string, number>;
+  /** those of them that publish insert, update, delete and truncate (absent: none known to) */
+  publishesAll?: readonly string[];
   /** the table's columns on both sides now (absent: not read, the baseline's are kept) */
   columns?: ColumnIdentityFacts;
   /**
@@ -191,8 +193,7 @@ const unmoved = (a: Membership, b: Membership) => sameRow(a, b) && a.version ===
 const NEVER_SENT = 'changes made while it was out were never sent';
 
 /** Why the stream of `f.table` broke, from the baseline's memberships none of which holds now. */
-function breakReason(base: ContinuityBaseline, f: ContinuityFacts): string {
-  const m = base.members[0]!;
+function breakReason(base: ContinuityBaseline, f: ContinuityFacts, m = base.members[0]!): string {
   const byOid = Object.entries(f.publications).find(([, oid]) => oid === m.publicationOid)?.[0];
   if (byOid === undefined)
     return f.publications[m.publication] !== undefined
@@ -224,7 +225,8 @@ function skipReason(skipped: readonly Membership[], f: ContinuityFacts): string 
  * - a table in none of the subscription's publications now is a gap now;
  * - no baseline: this reading starts one;
  * - otherwise continuous while one membership of the baseline still holds unchanged (changes kept
- *   flowing through it), and the baseline follows the memberships now; a gap when none does;
+ *   flowing through it), and the baseline follows the memberships now; a gap when none does, or
+ *   when another's publication was altered and none unchanged publishes every action;
  * - and while no column name of the baseline is another column now (model/columnIdentity.ts);
  * - and while its slot does not skip every publication it is published through (18: one renamed
  *   away and back keeps its oid and memberships, and only the slot's decoding tells);
@@ -283,6 +285,18 @@ export function continuity(baseline: ContinuityBaseline | null, f: ContinuityFac
       changed: true,
     };
   if (base.members.some((m) => f.members.some((n) => same(m, n)))) {
+    // a publication altered while another, unchanged, carried the table on: PostgreSQL sends
+    // the union of their actions, so only one that publishes every action carried all meanwhile
+    const altered = base.members.find((m) => f.members.some((n) => sameRow(m, n) && !same(m, n)));
+    const carried = base.members.some(
+      (m) => f.members.some((n) => same(m, n)) && f.publishesAll?.includes(m.publication),
+    );
+    if (altered && !carried)
+      return {
+        verdict: 'gap',
+        baseline: { ...base, gap: { since: f.now, reason: breakReason(base, f, altered) } },
+        changed: true,
+      };
     const byHand =
       pausedMoveReason(base.paused, f) ??
       recreatedReason(base.decoded, f) ??

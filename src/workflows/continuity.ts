@@ -12,7 +12,7 @@ import {
 import { decodedCount, pausedPositions } from '../model/handMoves.js';
 import { type Feed, originNoneReason, unforwardedTables } from '../model/originFilter.js';
 import { foreignTopology } from '../model/ownership.js';
-import { qualifiedName, type Topology } from '../model/topology.js';
+import { PUBLISH_OPERATIONS, qualifiedName, type Topology } from '../model/topology.js';
 import { keptContents } from '../model/treeContents.js';
 import { StreamContinuityStore } from '../state/streamContinuity.js';
 import { type NodeReads, publisherName, readHeldBefore, readNodes } from './continuityReads.js';
@@ -102,6 +102,9 @@ function judgeSubscription(
   const streaming = state === undefined || STREAMING.has(state);
   if (!streaming && !copied) return null;
   const publications = Object.fromEntries(Object.values(publisher.publications).map((p) => [p.name, p.oid]));
+  const publishesAll = Object.values(publisher.publications)
+    .filter((p) => PUBLISH_OPERATIONS.every((a) => p.publish.includes(a)))
+    .map((p) => p.name);
   const skipped = o.slot && !o.slotNone ? publisher.slots[o.slot]?.skips : undefined;
   const paused = pausedPositions(o, publisher);
   const decoded = decodedCount(o, publisher);
@@ -155,6 +158,7 @@ function judgeSubscription(
       table,
       members,
       publications,
+      publishesAll,
       ...(both ? { columns: both } : {}),
       ...(skipped ? { skipped } : {}),
       ...(paused ? { paused } : {}),

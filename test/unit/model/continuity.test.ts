@@ -93,12 +93,14 @@ describe('continuity (model/continuity.ts)', () => {
     // a baseline from before versions were read takes the version now, judging nothing
     const older = continuity(baseline([v(undefined)]), facts([v('731')]));
     expect(older).toMatchObject({ verdict: 'continuous', changed: true, baseline: { members: [v('731')] } });
-    // another publication, unchanged, still sent every change meanwhile
+    // another publication, unchanged, that publishes every action sent every change meanwhile;
+    // one that publishes fewer did not carry what the altered one may have stopped
     const other = (version: string) => ({ ...rel(6, 'other_pub', 101), version });
-    const two = continuity(
-      baseline([v('700'), other('400')]),
-      facts([v('731'), other('400')], { shop_pub: 100, other_pub: 101 }),
+    const both = facts([v('731'), other('400')], { shop_pub: 100, other_pub: 101 });
+    expect(continuity(baseline([v('700'), other('400')]), both).baseline.gap?.reason).toMatch(
+      /^publication shop_pub on east was altered by hand/,
     );
+    const two = continuity(baseline([v('700'), other('400')]), { ...both, publishesAll: ['other_pub'] });
     expect(two).toMatchObject({
       verdict: 'continuous',
       changed: true,
