@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { idsGoOn, startIdInsertWriter } from '../support/appWriter.js';
 import { type CliResult, steepWith, untilHealthy, writeConfig } from '../support/cli.js';
-import { type TestNode, useCluster } from '../support/cluster.js';
+import { type TestCluster, type TestNode, useCluster } from '../support/cluster.js';
 import { digestsByName, idsMissing, waitCaughtUp } from '../support/replicationData.js';
 import { eventually, HANG_MS, nodesYaml, passwordEnv } from '../support/topologyFile.js';
 
@@ -29,6 +29,18 @@ async function westVerdict(steep: (args: string[]) => Promise<CliResult>) {
   return { state: sub?.state, reasons: sub?.verdict?.reasons.join('\n') ?? '', text: status.stdout };
 }
 
+/** public.t on the three nodes, 100 rows on east. */
+async function seeded(c: TestCluster) {
+  const [east, north, west] = ['east', 'north', 'west'].map((n) => c.node(n)) as [
+    TestNode,
+    TestNode,
+    TestNode,
+  ];
+  for (const n of c.nodes) await n.query('CREATE TABLE public.t (id bigserial PRIMARY KEY, v text NOT NULL)');
+  await east.query("INSERT INTO public.t (v) SELECT 'seed' || g FROM generate_series(1, 100) g");
+  return { nodes: c.nodes, east, north, west };
+}
+
 const cascade = (nodes: TestNode[], origin: 'any' | 'none') =>
   writeConfig(
     [
@@ -49,17 +61,14 @@ describe.each([18, 16] as const)('origin none switched on below a subscriber (%i
   const cluster = useCluster({ nodes: ['east', 'north', 'west'], version });
 
   it('is gated as data-gap, and status names the table it keeps from west until it is copied', async () => {
-    const nodes = cluster().nodes;
-    const [east, north, west] = ['east', 'north', 'west'].map((n) => cluster().node(n));
-    for (const n of nodes) await n.query('CREATE TABLE public.t (id bigserial PRIMARY KEY, v text NOT NULL)');
-    await east!.query("INSERT INTO public.t (v) SELECT 'seed' || g FROM generate_series(1, 100) g");
+    const { nodes, east, north, west } = await seeded(cluster());
     const config = (origin: 'any' | 'none') => cascade(nodes, origin);
     let path = config('any');
     const steep = steepWith({ config: () => path, env: () => passwordEnv(nodes), timeoutMs: 180_000 });
     const first = await steep(['apply', '--auto-approve']);
     expect(first.code, shown(first)).toBe(0);
     await untilHealthy(steep);
-    await eventually(async () => (await count(west!)) === 100, HANG_MS, 'the seed rows on west');
+    await eventually(async () => (await count(west)) === 100, HANG_MS, 'the seed rows on west');
 
     path = config('none');
     const plan = await steep(['plan']);
@@ -73,12 +82,12 @@ describe.each([18, 16] as const)('origin none switched on below a subscriber (%i
     const allowed = await steep(['apply', '--auto-approve', '--allow-hazard', 'data-gap']);
     expect(allowed.code, shown(allowed)).toBe(0);
 
-    await east!.query("INSERT INTO public.t (v) SELECT 'after' || g FROM generate_series(1, 42) g");
-    await eventually(async () => (await count(north!)) === 142, HANG_MS, 'the 42 rows on north');
+    await east.query("INSERT INTO public.t (v) SELECT 'after' || g FROM generate_series(1, 42) g");
+    await eventually(async () => (await count(north)) === 142, HANG_MS, 'the 42 rows on north');
     // what PostgreSQL does: they never reach west (an insert on north itself does)
-    await north!.query("INSERT INTO public.t (id, v) VALUES (100000, 'north')");
-    await eventually(async () => (await count(west!)) === 101, HANG_MS, "north's own row on west");
-    expect(await count(west!)).toBe(101);
+    await north.query("INSERT INTO public.t (id, v) VALUES (100000, 'north')");
+    await eventually(async () => (await count(west)) === 101, HANG_MS, "north's own row on west");
+    expect(await count(west)).toBe(101);
 
     const sub = await westVerdict(steep);
     expect(sub.state, sub.text).toBe('gap');
@@ -99,8 +108,8 @@ describe.each([18, 16] as const)('origin none switched on below a subscriber (%i
     const ran = await steep([...way!.replace(/^steep /, '').split(' '), '--auto-approve']);
     expect(ran.code, shown(ran)).toBe(0);
     await untilHealthy(steep);
-    await eventually(async () => (await count(west!)) === 143, HANG_MS, 'every row on west');
-    expect(await digestsByName(west!, ['t'])).toEqual(await digestsByName(north!, ['t']));
+    await eventually(async () => (await count(west)) === 143, HANG_MS, 'every row on west');
+    expect(await digestsByName(west, ['t'])).toEqual(await digestsByName(north, ['t']));
     const calm = await steep(['drift']);
     expect(calm.code, shown(calm)).toBe(0);
     const empty = await steep(['plan']);
@@ -114,11 +123,8 @@ describe.each([18, 16] as const)('origin none set by hand below a subscriber (%i
   const cluster = useCluster({ nodes: ['east', 'north', 'west'], version });
 
   it('is a gap at the next status, and its printed way out converges under writes', async () => {
-    const nodes = cluster().nodes;
-    const [east, north, west] = ['east', 'north', 'west'].map((n) => cluster().node(n));
-    for (const n of nodes) await n.query('CREATE TABLE public.t (id bigserial PRIMARY KEY, v text NOT NULL)');
-    await east!.query(`INSERT INTO public.t (v) SELECT 'seed' || g FROM generate_series(1, 100) g;
-      CREATE ROLE ${APP.user} LOGIN PASSWORD '${APP.password}';
+    const { nodes, east, north, west } = await seeded(cluster());
+    await east.query(`CREATE ROLE ${APP.user} LOGIN PASSWORD '${APP.password}';
       GRANT INSERT, SELECT ON public.t TO ${APP.user}`);
     const path = cascade(nodes, 'any');
     const steep = steepWith({ config: () => path, env: () => passwordEnv(nodes), timeoutMs: 180_000 });
@@ -126,13 +132,13 @@ describe.each([18, 16] as const)('origin none set by hand below a subscriber (%i
     expect(first.code, shown(first)).toBe(0);
     await untilHealthy(steep);
     const writer = startIdInsertWriter(
-      east!,
+      east,
       APP,
       'INSERT INTO public.t (id, v) VALUES ($1::bigint, $1::text)',
     );
     try {
       await idsGoOn(writer, 'east', 20);
-      await west!.query('ALTER SUBSCRIPTION west_from_north SET (origin = none)');
+      await west.query('ALTER SUBSCRIPTION west_from_north SET (origin = none)');
       await idsGoOn(writer, 'east', 40);
       const sub = await westVerdict(steep);
       expect(sub.state, sub.text).toBe('gap');
@@ -160,14 +166,14 @@ describe.each([18, 16] as const)('origin none set by hand below a subscriber (%i
     }
     expect(writer.lastError()).toBeNull();
     await untilHealthy(steep);
-    await waitCaughtUp(east!, 'north_from_east');
-    await waitCaughtUp(north!, 'west_from_north');
+    await waitCaughtUp(east, 'north_from_east');
+    await waitCaughtUp(north, 'west_from_north');
     const acked = writer.acknowledged().get('east') ?? [];
     console.log(
-      `origin none by hand (${version}): acknowledged ${acked.length}, missing on west ${await idsMissing(west!, 'public.t', acked)}`,
+      `origin none by hand (${version}): acknowledged ${acked.length}, missing on west ${await idsMissing(west, 'public.t', acked)}`,
     );
-    expect(await idsMissing(west!, 'public.t', acked)).toBe(0);
-    expect(await digestsByName(west!, ['t'])).toEqual(await digestsByName(east!, ['t']));
+    expect(await idsMissing(west, 'public.t', acked)).toBe(0);
+    expect(await digestsByName(west, ['t'])).toEqual(await digestsByName(east, ['t']));
     const calm = await steep(['status', '--check']);
     expect(calm.code, shown(calm)).toBe(0);
   }, 600_000);
