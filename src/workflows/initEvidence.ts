@@ -10,7 +10,7 @@ import { readPublishedScope, readSubscriptionInfo } from '../catalog/compareScop
 import { readErrorCounts, subscriptionErrorCount } from '../catalog/errorCounters.js';
 import { serverVersionOf } from '../catalog/session.js';
 import { readTableRows } from '../catalog/tableRows.js';
-import { nodeSession, onNodeSession, withSession } from '../db/connect.js';
+import { nodeSession, withSession } from '../db/connect.js';
 import type { ApplyEvent, EventSink } from '../executors/events.js';
 import { sleep } from '../executors/sleep.js';
 import { subscriptionAddress } from '../model/address.js';
@@ -103,9 +103,6 @@ export async function requireEvidence(
 ): Promise<void> {
   const { onEvent, fields } = opts;
   let done = 0;
-  await onNodeSession(topology, d.node, undefined, (sub) => recordErrorReading(topology, d, sub)).catch(
-    () => {},
-  );
   const report = await compareAfterInit(topology, d, {
     ...opts,
     onEvent: (e) => {
@@ -285,18 +282,20 @@ export async function settleJoined(
   const gapped = new Set(opts.gapped);
   const never = tables.filter((t) => gapped.has(t) || oldestComparison(evidence?.get(t)) === null);
   if (never.length === 0) return;
+  await recordErrorReading(topology, d, sub);
   await requireEvidence(topology, d, { ...opts, tables: never, what: `the tables that joined ${d.name}` });
 }
 
 /**
- * This reading of `d`'s error counters, recorded before every comparison of an init, a reinit or
- * an apply as status records its own (state/statusReadings.ts): errors that rose before it (a
- * worker stopped on a column its table lacked until the apply added it, a walsender stuck on a
- * publication until `reinit --full` made its slot again) are behind the comparison
- * (model/errorEpisode.ts); the next status otherwise dates their rise after it. Best effort, as
- * status's.
+ * This reading of `d`'s error counters, recorded before the comparison of a reinit or of an
+ * apply's joined tables as status records its own (state/statusReadings.ts): errors that rose
+ * before it (a worker stopped on a column its table lacked until the apply added it, a walsender
+ * stuck on a publication until `reinit --full` made its slot again) are behind the comparison
+ * (model/errorEpisode.ts); the next status otherwise dates their rise after it. Not before an
+ * init's: a first reading there would date every error before the first status as a rise. Best
+ * effort, as status's.
  */
-async function recordErrorReading(topology: Topology, d: SubscriptionSpec, sub: pg.Client) {
+export async function recordErrorReading(topology: Topology, d: SubscriptionSpec, sub: pg.Client) {
   try {
     const counts = await readErrorCounts(sub, await serverVersionOf(sub), d.name);
     const store = new StatusReadingStore(topology.settings.stateSchema, d.node);

@@ -52,7 +52,7 @@ import { DivergedTablesStore } from '../state/divergedTables.js';
 import { StreamContinuityStore } from '../state/streamContinuity.js';
 import { hasInitTables, SubscriptionStateStore } from '../state/subscriptionState.js';
 import { baselinesAtCopy } from './continuity.js';
-import { requireEvidence } from './initEvidence.js';
+import { recordErrorReading, requireEvidence } from './initEvidence.js';
 import { observe } from './plan.js';
 import { missedDeletes, reconcileLooped } from './reinitLoop.js';
 import { failoverNow, repairSlot, slotToRepair } from './reinitSlot.js';
@@ -266,7 +266,8 @@ export async function reinitLoaded(
     if ('full' in request) await recordSettled(topology, d, sub, 'reinit');
     // a reinit is an init: the tables it copied are compared before it says synchronized (a
     // difference throws, recorded diverged; otherwise the state stays as it is)
-    if (state === 'synchronized' && plan.tables.length > 0)
+    if (state === 'synchronized' && plan.tables.length > 0) {
+      await recordErrorReading(topology, d, sub);
       await requireEvidence(topology, d, {
         parallel: d.init.parallel,
         onEvent: opts.onEvent,
@@ -274,6 +275,7 @@ export async function reinitLoaded(
         what: `the reinit of ${d.name}`,
         tables: plan.tables,
       });
+    }
     return {
       subscription: d.name,
       node: d.node,
