@@ -372,6 +372,13 @@ describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
 
     const n = await read(pub);
     const pubOid = (name: string) => oidOf(pub, 'select oid from pg_publication where pubname = $1', [name]);
+    // the publication's row version (model/continuity.ts: an ALTER of its options, name or owner)
+    const pubVersion = async (name: string) =>
+      (
+        await pub.query<{ v: string }>('select xmin::text as v from pg_publication where pubname = $1', [
+          name,
+        ])
+      )[0]!.v;
     // each membership's catalog row (model/continuity.ts): pg_publication_rel, pg_publication_namespace
     const relOid = (p: string, table: string) =>
       oidOf(
@@ -398,6 +405,7 @@ describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
       viaPartitionRoot: false,
       generatedColumns: gencols,
       oid: await pubOid(pAll),
+      rowVersion: await pubVersion(pAll),
       owner: 'postgres',
       comment: null,
       managedBy: null,
@@ -428,6 +436,7 @@ describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
       viaPartitionRoot: true,
       generatedColumns: gencols,
       oid: await pubOid(pList),
+      rowVersion: await pubVersion(pList),
       owner: 'postgres',
       comment: 'managed by steep: topology=orders-eu',
       managedBy: { topology: 'orders-eu' },
@@ -452,6 +461,7 @@ describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
         viaPartitionRoot: false,
         generatedColumns: gencols,
         oid: await pubOid(pSchema),
+        rowVersion: await pubVersion(pSchema),
         owner: 'postgres',
         comment: null,
         managedBy: null,
@@ -472,6 +482,7 @@ describe.each(testVersions())('catalog on PostgreSQL %i', (version) => {
       viaPartitionRoot: false,
       generatedColumns: pg18 ? 'stored' : null,
       oid: await pubOid(pMixed),
+      rowVersion: await pubVersion(pMixed),
       owner: 'postgres',
       comment: 'a hand-made publication',
       managedBy: null,
