@@ -29,6 +29,16 @@ async function westVerdict(steep: (args: string[]) => Promise<CliResult>) {
   return { state: sub?.state, reasons: sub?.verdict?.reasons.join('\n') ?? '', text: status.stdout };
 }
 
+/** The way out status --check printed: steep apply (origin any again), then the copy it names, as printed. */
+async function applyThenCopy(steep: (args: string[]) => Promise<CliResult>, check: CliResult) {
+  const back = await steep(['apply', '--auto-approve']);
+  expect(back.code, shown(back)).toBe(0);
+  const way = /`(steep reinit [^`]+)`/.exec(check.stdout)?.[1];
+  expect(way, check.stdout).toBe('steep reinit west_from_north --tables public.t');
+  const ran = await steep([...way!.replace(/^steep /, '').split(' '), '--auto-approve']);
+  expect(ran.code, shown(ran)).toBe(0);
+}
+
 /** public.t on the three nodes, 100 rows on east. */
 async function seeded(c: TestCluster) {
   const [east, north, west] = ['east', 'north', 'west'].map((n) => c.node(n)) as [
@@ -101,12 +111,7 @@ describe.each([18, 16] as const)('origin none switched on below a subscriber (%i
 
     // the way out: origin any again, then the copy status --check prints
     path = config('any');
-    const back = await steep(['apply', '--auto-approve']);
-    expect(back.code, shown(back)).toBe(0);
-    const way = /`(steep reinit [^`]+)`/.exec(check.stdout)?.[1];
-    expect(way, check.stdout).toBe('steep reinit west_from_north --tables public.t');
-    const ran = await steep([...way!.replace(/^steep /, '').split(' '), '--auto-approve']);
-    expect(ran.code, shown(ran)).toBe(0);
+    await applyThenCopy(steep, check);
     await untilHealthy(steep);
     await eventually(async () => (await count(west)) === 143, HANG_MS, 'every row on west');
     expect(await digestsByName(west, ['t'])).toEqual(await digestsByName(north, ['t']));
@@ -154,12 +159,7 @@ describe.each([18, 16] as const)('origin none set by hand below a subscriber (%i
       expect(check.stdout.replace(/\s+/g, ' ')).toContain(
         "first run steep apply (it sets west_from_north's origin back to any as steep.yaml says), then copy it again",
       );
-      const back = await steep(['apply', '--auto-approve']);
-      expect(back.code, shown(back)).toBe(0);
-      const way = /`(steep reinit [^`]+)`/.exec(check.stdout)?.[1];
-      expect(way, check.stdout).toBe('steep reinit west_from_north --tables public.t');
-      const ran = await steep([...way!.replace(/^steep /, '').split(' '), '--auto-approve']);
-      expect(ran.code, shown(ran)).toBe(0);
+      await applyThenCopy(steep, check);
       await idsGoOn(writer, 'east', 20);
     } finally {
       await writer.stop();
